@@ -1,0 +1,37 @@
+# Lantern — the two commands: `make demo` and `make test`. Both install what is missing first
+# (scripts/setup.sh; instant when everything is there).
+.PHONY: setup test test-native test-browser test-page demo web models fmt lint
+
+setup:
+	@bash scripts/setup.sh
+
+## make test: native unit + GPU tests, browser kernel tests in headless Chromium, page tests.
+test: setup
+	@bash scripts/test.sh
+
+test-native: setup
+	@bash scripts/test.sh native
+
+test-browser: setup
+	@bash scripts/test.sh browser
+
+test-page: setup
+	@bash scripts/test.sh page
+
+## make demo: fetch the default model, build the wasm package and the page, serve on localhost.
+demo: setup
+	@bash scripts/demo.sh
+
+web: setup
+	@bash scripts/build-web.sh
+
+## make models: fetch every model in models/manifest.json into the cache (large downloads).
+models:
+	@python3 models/fetch.py --all
+
+fmt:
+	cargo fmt --all
+
+lint:
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets -- -D warnings

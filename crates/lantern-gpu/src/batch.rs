@@ -1,0 +1,223 @@
+//! A command batch: records many dispatches into one command encoder and submits them at once —
+//! a whole forward pass is one submission. Reading a result back can ride on the same submission.
+//!
+//! Validation errors (a kernel that fails to compile, a bad binding) are captured per recorded
+//! operation in WebGPU error scopes and returned from `submit`, instead of aborting the process.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use crate::device::Gpu;
+use crate::error::{GpuError, Result};
+use crate::kernel::{KernelSource, Specialization};
+use crate::pool::{PooledBuffer, READBACK, UNIFORM};
+use crate::readback::read_staging;
+use crate::tensor::Tensor;
+
+type ErrorFuture = Pin<Box<dyn Future<Output = Option<wgpu::Error>>>>;
+
+pub struct Batch<'g> {
+    gpu: &'g Gpu,
+    label: &'static str,
+    encoder: wgpu::CommandEncoder,
+    /// Parameter blocks are written with `queue.write_buffer`, which lands before the whole
+    /// submission; each dispatch therefore needs its own until the batch is submitted.
+    uniforms: Vec<PooledBuffer>,
+    pending_errors: Vec<ErrorFuture>,
+    dispatches: usize,
+}
+
+impl Gpu {
+    /// Starts recording. Record one batch at a time per device.
+    pub fn batch(&self, label: &'static str) -> Batch<'_> {
+        let encoder = self
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some(label) });
+        Batch {
+            gpu: self,
+            label,
+            encoder,
+            uniforms: Vec::new(),
+            pending_errors: Vec::new(),
+            dispatches: 0,
+        }
+    }
+
+    /// Splits `workgroups` into an (x, y) grid within `maxComputeWorkgroupsPerDimension`; kernels
+    /// recover the flat index as `wg.x + wg.y * num_workgroups.x`.
+    pub fn grid(&self, what: &str, workgroups: u64) -> Result<[u32; 3]> {
+        let max = self.limits.max_compute_workgroups_per_dimension.max(1) as u64;
+        if workgroups <= max {
+            return Ok([workgroups as u32, 1, 1]);
+        }
+        let rows = workgroups.div_ceil(max);
+        if rows > max {
+            return Err(GpuError::TooManyWorkgroups {
+                what: what.into(),
+                requested: workgroups,
+                limit: max as u32,
+            });
+        }
+        Ok([max as u32, rows as u32, 1])
+    }
+}
+
+impl<'g> Batch<'g> {
+    pub fn gpu(&self) -> &'g Gpu {
+        self.gpu
+    }
+
+    pub fn dispatch_count(&self) -> usize {
+        self.dispatches
+    }
+
+    /// Records one dispatch of `kernel`. Its bindings are `buffers` at indices 0, 1, …, followed by
+    /// `params` (when non-empty) as a uniform block at the next index.
+    pub fn dispatch(
+        &mut self,
+        kernel: &KernelSource,
+        spec: &Specialization,
+        buffers: &[&PooledBuffer],
+        params: &[u8],
+        workgroups: [u32; 3],
+    ) -> Result<()> {
+        let gpu = self.gpu;
+        let uniform = if params.is_empty() {
+            None
+        } else {
+            let buffer = gpu
+                .pool
+                .acquire("kernel parameters", params.len() as u64, UNIFORM)?;
+            // Uniform blocks are 16-byte multiples in WGSL; the pool rounds buffers up, so pad.
+            let mut padded = params.to_vec();
+            padded.resize(params.len().next_multiple_of(16), 0);
+            gpu.queue.write_buffer(buffer.buffer(), 0, &padded);
+            Some(buffer)
+        };
+        let scopes = ErrorScopes::push(&gpu.device);
+        let pipeline = gpu.kernels.pipeline(&gpu.device, kernel, spec);
+        if let Ok(pipeline) = &pipeline {
+            let mut entries: Vec<wgpu::BindGroupEntry> = buffers
+                .iter()
+                .enumerate()
+                .map(|(i, b)| wgpu::BindGroupEntry {
+                    binding: i as u32,
+                    resource: b.binding(),
+                })
+                .collect();
+            if let Some(u) = &uniform {
+                entries.push(wgpu::BindGroupEntry {
+                    binding: buffers.len() as u32,
+                    resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                        buffer: u.buffer(),
+                        offset: 0,
+                        size: wgpu::BufferSize::new(params.len().next_multiple_of(16) as u64),
+                    }),
+                });
+            }
+            let bind_group = gpu.device.create_bind_group(&wgpu::BindGroupDescriptor {
+                label: Some(kernel.name),
+                layout: &pipeline.get_bind_group_layout(0),
+                entries: &entries,
+            });
+            let mut pass = self
+                .encoder
+                .begin_compute_pass(&wgpu::ComputePassDescriptor {
+                    label: Some(kernel.name),
+                    timestamp_writes: None,
+                });
+            pass.set_pipeline(pipeline);
+            pass.set_bind_group(0, &bind_group, &[]);
+            pass.dispatch_workgroups(workgroups[0], workgroups[1], workgroups[2]);
+        }
+        self.pending_errors.extend(scopes.pop());
+        pipeline?;
+        self.uniforms.extend(uniform);
+        self.dispatches += 1;
+        Ok(())
+    }
+
+    /// Submits everything recorded and waits until WebGPU has validated it.
+    pub async fn submit(self) -> Result<()> {
+        let (gpu, label, errors) = self.finish();
+        check(gpu, label, errors).await
+    }
+
+    /// Copies `tensor` to a staging buffer at the end of the batch, submits once, and returns its
+    /// values: the only data that crosses back from the GPU.
+    pub async fn submit_and_read(mut self, tensor: &Tensor) -> Result<Vec<f32>> {
+        let gpu = self.gpu;
+        let bytes = tensor.size_bytes();
+        let staging = gpu
+            .pool
+            .acquire("readback staging", bytes.max(4), READBACK)?;
+        if bytes > 0 {
+            self.encoder.copy_buffer_to_buffer(
+                tensor.buffer().buffer(),
+                0,
+                staging.buffer(),
+                0,
+                bytes,
+            );
+        }
+        let (gpu, label, errors) = self.finish();
+        check(gpu, label, errors).await?;
+        let raw = read_staging(gpu, &staging).await?;
+        Ok(bytemuck::pod_collect_to_vec(&raw[..bytes as usize]))
+    }
+
+    fn finish(self) -> (&'g Gpu, &'static str, Vec<ErrorFuture>) {
+        let Batch {
+            gpu,
+            label,
+            encoder,
+            uniforms,
+            mut pending_errors,
+            ..
+        } = self;
+        let scopes = ErrorScopes::push(&gpu.device);
+        gpu.queue.submit([encoder.finish()]);
+        pending_errors.extend(scopes.pop());
+        // Queue order keeps these valid for this submission even when reused by the next one.
+        drop(uniforms);
+        (gpu, label, pending_errors)
+    }
+}
+
+async fn check(gpu: &Gpu, label: &str, errors: Vec<ErrorFuture>) -> Result<()> {
+    gpu.check_alive()?;
+    for error in errors {
+        if let Some(error) = error.await {
+            gpu.check_alive()?;
+            return Err(GpuError::Kernel {
+                kernel: format!("batch `{label}`"),
+                message: error.to_string(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Validation and out-of-memory scopes around one operation, popped right after it so that scopes
+/// never interleave between batches.
+struct ErrorScopes {
+    out_of_memory: wgpu::ErrorScopeGuard,
+    validation: wgpu::ErrorScopeGuard,
+}
+
+impl ErrorScopes {
+    fn push(device: &wgpu::Device) -> Self {
+        let out_of_memory = device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+        let validation = device.push_error_scope(wgpu::ErrorFilter::Validation);
+        ErrorScopes {
+            out_of_memory,
+            validation,
+        }
+    }
+
+    fn pop(self) -> [ErrorFuture; 2] {
+        let validation: ErrorFuture = Box::pin(self.validation.pop());
+        let out_of_memory: ErrorFuture = Box::pin(self.out_of_memory.pop());
+        [validation, out_of_memory]
+    }
+}

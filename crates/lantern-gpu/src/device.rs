@@ -1,0 +1,231 @@
+//! Adapter and device acquisition, the same code natively (wgpu on Vulkan/Metal/DX12) and in the
+//! browser (WebGPU). Optional features are requested only when the adapter has them, and the
+//! adapter's own limits are requested in full, so large models get the largest bindings it offers.
+
+use std::sync::{Arc, Mutex};
+
+use serde::Serialize;
+
+use crate::error::{GpuError, Result};
+use crate::kernel::KernelCache;
+use crate::pool::BufferPool;
+
+/// Which adapter to prefer; the defaults suit inference.
+#[derive(Clone, Debug, Default)]
+pub struct GpuOptions {
+    /// Prefer a low-power adapter (integrated GPU) over a discrete one.
+    pub low_power: bool,
+    /// Never request `shader-f16` even when the adapter has it (to test the f32 paths).
+    pub disable_f16: bool,
+}
+
+/// What the adapter is and what it allows: shown by the page, the CLI and benchmark reports.
+#[derive(Clone, Debug, Serialize)]
+pub struct AdapterReport {
+    pub name: String,
+    /// "Vulkan", "Metal", "Dx12" or "BrowserWebGpu".
+    pub backend: String,
+    /// "DiscreteGpu", "IntegratedGpu", "Cpu" (software adapters such as lavapipe), …
+    pub device_type: String,
+    pub driver: String,
+    pub driver_info: String,
+    pub features: FeatureReport,
+    pub limits: LimitReport,
+}
+
+/// The optional features Lantern's kernels can use.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct FeatureReport {
+    pub shader_f16: bool,
+    pub subgroups: bool,
+    pub timestamp_query: bool,
+}
+
+/// The limits that decide how tensors are split and kernels are launched.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct LimitReport {
+    pub max_buffer_size: u64,
+    pub max_storage_buffer_binding_size: u64,
+    pub max_storage_buffers_per_shader_stage: u32,
+    pub max_compute_workgroup_storage_size: u32,
+    pub max_compute_invocations_per_workgroup: u32,
+    pub max_compute_workgroup_size_x: u32,
+    pub max_compute_workgroups_per_dimension: u32,
+    pub min_subgroup_size: u32,
+    pub max_subgroup_size: u32,
+}
+
+impl std::fmt::Display for AdapterReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
+        let (ft, l) = (&self.features, &self.limits);
+        writeln!(
+            f,
+            "adapter      {} ({}, {})",
+            self.name, self.backend, self.device_type
+        )?;
+        writeln!(f, "driver       {} {}", self.driver, self.driver_info)?;
+        writeln!(
+            f,
+            "features     shader-f16: {}, subgroups: {}, timestamp-query: {}",
+            yes_no(ft.shader_f16),
+            yes_no(ft.subgroups),
+            yes_no(ft.timestamp_query)
+        )?;
+        writeln!(
+            f,
+            "buffers      max buffer {:.0} MiB, max storage binding {:.0} MiB, {} storage buffers per stage",
+            mib(l.max_buffer_size),
+            mib(l.max_storage_buffer_binding_size),
+            l.max_storage_buffers_per_shader_stage
+        )?;
+        write!(
+            f,
+            "workgroups   {} invocations, {} KiB shared memory, {} per dimension, subgroup size {}..{}",
+            l.max_compute_invocations_per_workgroup,
+            l.max_compute_workgroup_storage_size / 1024,
+            l.max_compute_workgroups_per_dimension,
+            l.min_subgroup_size,
+            l.max_subgroup_size
+        )
+    }
+}
+
+fn yes_no(b: bool) -> &'static str {
+    if b { "yes" } else { "no" }
+}
+
+/// A device ready for Lantern's kernels, with its buffer pool and pipeline cache.
+pub struct Gpu {
+    pub device: wgpu::Device,
+    pub queue: wgpu::Queue,
+    pub(crate) report: AdapterReport,
+    pub(crate) limits: wgpu::Limits,
+    pub(crate) pool: BufferPool,
+    pub(crate) kernels: KernelCache,
+    lost: Arc<Mutex<Option<String>>>,
+}
+
+const NO_ADAPTER_HINT: &str = if cfg!(target_arch = "wasm32") {
+    "Use a browser with WebGPU enabled (Chrome or Edge 113+, Safari 26+, Firefox 141+); \
+     headless Chromium needs --enable-unsafe-webgpu."
+} else {
+    "Install a Vulkan driver (on Debian: apt-get install mesa-vulkan-drivers libvulkan1 gives the \
+     lavapipe software adapter), or Metal on macOS / DX12 on Windows."
+};
+
+impl Gpu {
+    /// Finds an adapter and opens a device on it.
+    pub async fn new(options: GpuOptions) -> Result<Gpu> {
+        let instance =
+            wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+        let power_preference = if options.low_power {
+            wgpu::PowerPreference::LowPower
+        } else {
+            wgpu::PowerPreference::HighPerformance
+        };
+        let adapter = instance
+            .request_adapter(&wgpu::RequestAdapterOptions {
+                power_preference,
+                force_fallback_adapter: false,
+                compatible_surface: None,
+                apply_limit_buckets: false,
+            })
+            .await
+            .map_err(|e| GpuError::NoAdapter {
+                reason: e.to_string(),
+                hint: NO_ADAPTER_HINT,
+            })?;
+
+        let offered = adapter.features();
+        let mut wanted = wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::SUBGROUP;
+        if !options.disable_f16 {
+            wanted |= wgpu::Features::SHADER_F16;
+        }
+        let required_features = offered & wanted;
+        let required_limits = adapter.limits();
+        let (device, queue) = adapter
+            .request_device(&wgpu::DeviceDescriptor {
+                label: Some("lantern"),
+                required_features,
+                required_limits: required_limits.clone(),
+                experimental_features: wgpu::ExperimentalFeatures::disabled(),
+                memory_hints: wgpu::MemoryHints::Performance,
+                trace: wgpu::Trace::Off,
+            })
+            .await
+            .map_err(|e| GpuError::DeviceRequest(e.to_string()))?;
+
+        let lost = Arc::new(Mutex::new(None));
+        let lost_flag = lost.clone();
+        device.set_device_lost_callback(move |reason, message| {
+            *lost_flag.lock().unwrap_or_else(|p| p.into_inner()) =
+                Some(format!("{reason:?}: {message}"));
+        });
+        // Errors outside an error scope must not abort the process (wgpu's default handler panics).
+        // Every code path that can fail validation runs in a scope; this catches the rest.
+        device.on_uncaptured_error(Arc::new(|error| {
+            eprintln!("lantern-gpu: uncaptured WebGPU error: {error}");
+        }));
+
+        let info = adapter.get_info();
+        let features = device.features();
+        let report = AdapterReport {
+            name: info.name.clone(),
+            backend: format!("{:?}", info.backend),
+            device_type: format!("{:?}", info.device_type),
+            driver: info.driver.clone(),
+            driver_info: info.driver_info.clone(),
+            features: FeatureReport {
+                shader_f16: features.contains(wgpu::Features::SHADER_F16),
+                subgroups: features.contains(wgpu::Features::SUBGROUP),
+                timestamp_query: features.contains(wgpu::Features::TIMESTAMP_QUERY),
+            },
+            limits: LimitReport {
+                max_buffer_size: required_limits.max_buffer_size,
+                max_storage_buffer_binding_size: required_limits.max_storage_buffer_binding_size,
+                max_storage_buffers_per_shader_stage: required_limits
+                    .max_storage_buffers_per_shader_stage,
+                max_compute_workgroup_storage_size: required_limits
+                    .max_compute_workgroup_storage_size,
+                max_compute_invocations_per_workgroup: required_limits
+                    .max_compute_invocations_per_workgroup,
+                max_compute_workgroup_size_x: required_limits.max_compute_workgroup_size_x,
+                max_compute_workgroups_per_dimension: required_limits
+                    .max_compute_workgroups_per_dimension,
+                min_subgroup_size: info.subgroup_min_size,
+                max_subgroup_size: info.subgroup_max_size,
+            },
+        };
+        let pool = BufferPool::new(device.clone(), &required_limits);
+        Ok(Gpu {
+            device,
+            queue,
+            report,
+            limits: required_limits,
+            pool,
+            kernels: KernelCache::default(),
+            lost,
+        })
+    }
+
+    pub fn report(&self) -> &AdapterReport {
+        &self.report
+    }
+
+    pub fn limits(&self) -> &wgpu::Limits {
+        &self.limits
+    }
+
+    pub fn pool(&self) -> &BufferPool {
+        &self.pool
+    }
+
+    /// Fails with [`GpuError::DeviceLost`] once the device is gone; checked before each submission.
+    pub fn check_alive(&self) -> Result<()> {
+        match &*self.lost.lock().unwrap_or_else(|p| p.into_inner()) {
+            Some(reason) => Err(GpuError::DeviceLost(reason.clone())),
+            None => Ok(()),
+        }
+    }
+}

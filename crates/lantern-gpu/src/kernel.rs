@@ -1,0 +1,180 @@
+//! WGSL kernels: sources embedded from `src/kernels/*.wgsl`, compile-time specialization, and a
+//! cache of compiled pipelines.
+//!
+//! Specialization rewrites a kernel's own `const NAME: TYPE = default;` declarations before the
+//! source is compiled. The `.wgsl` files therefore stay valid, self-contained WGSL (their defaults
+//! compile as they are), and any constant can size a workgroup array or the workgroup itself —
+//! which WGSL `override` constants cannot portably do.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use crate::error::{GpuError, Result};
+
+/// A kernel's WGSL source; declare one with [`kernel_source!`](crate::kernel_source).
+#[derive(Clone, Copy, Debug)]
+pub struct KernelSource {
+    pub name: &'static str,
+    pub wgsl: &'static str,
+}
+
+/// Embeds `src/kernels/NAME.wgsl` as a [`KernelSource`] named NAME.
+#[macro_export]
+macro_rules! kernel_source {
+    ($name:literal) => {
+        $crate::kernel::KernelSource {
+            name: $name,
+            wgsl: include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/src/kernels/",
+                $name,
+                ".wgsl"
+            )),
+        }
+    };
+}
+
+/// Values for a kernel's specializable constants, as WGSL literals.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Specialization {
+    values: Vec<(&'static str, String)>,
+}
+
+impl Specialization {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn u32(mut self, name: &'static str, value: u32) -> Self {
+        self.values.push((name, format!("{value}u")));
+        self
+    }
+
+    pub fn f32(mut self, name: &'static str, value: f32) -> Self {
+        // `{:?}` always prints a decimal point or exponent, so WGSL reads it as a float.
+        self.values.push((name, format!("{value:?}")));
+        self
+    }
+
+    pub fn bool(mut self, name: &'static str, value: bool) -> Self {
+        self.values.push((name, value.to_string()));
+        self
+    }
+
+    /// The kernel's source with each named constant's value replaced.
+    pub fn apply(&self, kernel: &KernelSource) -> Result<String> {
+        let mut lines: Vec<String> = kernel.wgsl.lines().map(str::to_owned).collect();
+        for (name, value) in &self.values {
+            let line = lines
+                .iter_mut()
+                .find(|line| const_declaration(line).is_some_and(|(ident, _)| ident == *name))
+                .ok_or_else(|| GpuError::Kernel {
+                    kernel: kernel.name.to_string(),
+                    message: format!("has no `const {name}: TYPE = …;` declaration to specialize"),
+                })?;
+            let (_, ty) = const_declaration(line).expect("matched above");
+            let indent = &line[..line.len() - line.trim_start().len()];
+            *line = format!("{indent}const {name}: {ty} = {value};");
+        }
+        Ok(lines.join("\n"))
+    }
+}
+
+/// Parses `const NAME: TYPE = VALUE;` (with an explicit type) into (NAME, TYPE).
+fn const_declaration(line: &str) -> Option<(&str, &str)> {
+    let rest = line.trim_start().strip_prefix("const ")?;
+    let (ident, rest) = rest.split_once(':')?;
+    let (ty, value) = rest.split_once('=')?;
+    value
+        .trim_end()
+        .ends_with(';')
+        .then_some((ident.trim(), ty.trim()))
+}
+
+type PipelineKey = (&'static str, Specialization);
+
+/// Compiled pipelines, one per (kernel, specialization).
+#[derive(Default)]
+pub(crate) struct KernelCache {
+    pipelines: Mutex<HashMap<PipelineKey, wgpu::ComputePipeline>>,
+}
+
+impl KernelCache {
+    /// The pipeline for `kernel` specialized by `spec`, compiling it on first use. Compilation
+    /// errors surface through the caller's error scope (see [`crate::Batch`]).
+    pub(crate) fn pipeline(
+        &self,
+        device: &wgpu::Device,
+        kernel: &KernelSource,
+        spec: &Specialization,
+    ) -> Result<wgpu::ComputePipeline> {
+        let key = (kernel.name, spec.clone());
+        if let Some(p) = self
+            .pipelines
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+        {
+            return Ok(p.clone());
+        }
+        let source = spec.apply(kernel)?;
+        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some(kernel.name),
+            source: wgpu::ShaderSource::Wgsl(source.into()),
+        });
+        let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label: Some(kernel.name),
+            layout: None,
+            module: &module,
+            entry_point: Some("main"),
+            compilation_options: wgpu::PipelineCompilationOptions::default(),
+            cache: None,
+        });
+        self.pipelines
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key, pipeline.clone());
+        Ok(pipeline)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const K: KernelSource = KernelSource {
+        name: "k",
+        wgsl: "const TILE: u32 = 16u;\n  const SCALE: f32 = 1.0;\nconst DERIVED = TILE * 2u;\n",
+    };
+
+    #[test]
+    fn specialization_rewrites_typed_constants_only() {
+        let out = Specialization::new()
+            .u32("TILE", 8)
+            .f32("SCALE", 0.5)
+            .apply(&K)
+            .unwrap();
+        assert_eq!(
+            out,
+            "const TILE: u32 = 8u;\n  const SCALE: f32 = 0.5;\nconst DERIVED = TILE * 2u;"
+        );
+        let err = Specialization::new()
+            .u32("DERIVED", 3)
+            .apply(&K)
+            .unwrap_err();
+        assert!(err.to_string().contains("DERIVED"), "{err}");
+        let err = Specialization::new()
+            .u32("MISSING", 3)
+            .apply(&K)
+            .unwrap_err();
+        assert!(err.to_string().contains("MISSING"), "{err}");
+    }
+
+    #[test]
+    fn floats_stay_floats() {
+        let out = Specialization::new().f32("SCALE", 2.0).apply(&K).unwrap();
+        assert!(out.contains("const SCALE: f32 = 2.0;"), "{out}");
+        let out = Specialization::new().f32("SCALE", 1e-6).apply(&K).unwrap();
+        assert!(out.contains("const SCALE: f32 = 1e-6;"), "{out}");
+    }
+}

@@ -1,0 +1,27 @@
+//! Lantern's WebGPU runtime, one code path for native wgpu (Vulkan/Metal/DX12) and browser WebGPU.
+//!
+//! - [`Gpu`]: adapter and device acquisition, limits and optional features ([`AdapterReport`]).
+//! - [`pool::BufferPool`]: buffers are recycled by size class, so steady-state work allocates nothing.
+//! - [`kernel`]: WGSL kernels live in `src/kernels/*.wgsl`; [`kernel::Specialization`] rewrites their
+//!   `const` declarations at pipeline-creation time (compile-time specialization), pipelines are cached.
+//! - [`Batch`]: records many dispatches into one command encoder and submits once; it can read a
+//!   tensor back in the same submission ([`Batch::submit_and_read`]).
+//! - [`ops`]: typed launchers, one per kernel; [`reference`]: the CPU reference of every op.
+
+pub mod batch;
+pub mod device;
+pub mod error;
+pub mod kernel;
+pub mod ops;
+pub mod pool;
+mod readback;
+pub mod reference;
+pub mod selfcheck;
+pub mod tensor;
+pub mod testing;
+
+pub use batch::Batch;
+pub use device::{AdapterReport, Gpu, GpuOptions};
+pub use error::{GpuError, Result};
+pub use tensor::Tensor;
+pub use wgpu;

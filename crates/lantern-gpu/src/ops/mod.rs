@@ -1,0 +1,28 @@
+//! Typed launchers, one per kernel in `src/kernels/`. Each checks shapes and device limits, takes
+//! its output from the buffer pool, and records one dispatch into a [`Batch`](crate::Batch).
+//! The CPU reference of each op is in [`crate::reference`].
+
+pub mod matmul;
+pub mod softmax;
+
+pub use matmul::{MatmulTiling, matmul};
+pub use softmax::softmax;
+
+use crate::error::{GpuError, Result};
+use crate::tensor::Tensor;
+
+/// The (rows, cols) of a rank-2 tensor, or an error naming the op and operand.
+pub(crate) fn matrix_dims(op: &str, operand: &str, t: &Tensor) -> Result<(usize, usize)> {
+    match *t.shape() {
+        [rows, cols] => Ok((rows, cols)),
+        ref other => Err(GpuError::Shape(format!(
+            "{op}: {operand} must be a matrix, got shape {other:?}"
+        ))),
+    }
+}
+
+/// A dimension as the u32 kernels index with, or an error when it does not fit.
+pub(crate) fn dim_u32(op: &str, what: &str, n: usize) -> Result<u32> {
+    u32::try_from(n)
+        .map_err(|_| GpuError::Shape(format!("{op}: {what} = {n} exceeds u32 indexing")))
+}

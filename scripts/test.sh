@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Runs Lantern's test suites: `native` (unit + GPU tests on the native adapter: lavapipe here),
+# `browser` (the same kernel tests compiled to wasm, in headless Chromium on WebGPU) and `page` (the
+# built page driven by Playwright). No argument runs all three and prints their counts at the end.
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck disable=SC1091
+source "${LANTERN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/lantern}/env.sh"
+cd "$ROOT"
+suites=("${@:-native browser page}")
+read -r -a suites <<< "${suites[*]}"
+LOGS=$(mktemp -d)
+summary=()
+
+run_suite() { # name, count-extracting awk program, command...
+  local name=$1 extract=$2; shift 2
+  echo; echo "=== $name tests: $*"
+  set +e
+  "$@" 2>&1 | tee "$LOGS/$name.log"
+  local status=${PIPESTATUS[0]}
+  set -e
+  summary+=("$(printf '%-8s %s' "$name" "$(awk "$extract" "$LOGS/$name.log")")")
+  if ((status != 0)); then
+    echo "=== $name tests FAILED"; printf '%s\n' "${summary[@]}"; exit "$status"
+  fi
+}
+
+wasm_cargo() { cargo ${LANTERN_WASM_TOOLCHAIN:+"+$LANTERN_WASM_TOOLCHAIN"} "$@"; }
+
+for suite in "${suites[@]}"; do
+  case "$suite" in
+    native)
+      run_suite native '/Summary/ { sub(/.*Summary *\[[^]]*\] */, ""); print }' \
+        cargo nextest run --workspace --no-fail-fast ;;
+    browser)
+      run_suite browser '/^test result:/ { p += $4; f += $6 } END { printf "%d passed, %d failed\n", p, f }' \
+        wasm_cargo test --target wasm32-unknown-unknown -p lantern-gpu -p lantern-web ;;
+    page)
+      bash scripts/build-web.sh
+      run_suite page '/^# (pass|fail) / { printf "%s %s  ", $3, $2 } END { print "" }' \
+        node --test web/tests/ ;;
+    *) echo "unknown suite '$suite' (native, browser, page)"; exit 2 ;;
+  esac
+done
+echo; echo "=== all suites passed"; printf '%s\n' "${summary[@]}"

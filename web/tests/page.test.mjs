@@ -1,0 +1,41 @@
+// Drives the built page (web/dist) in Debian's headless Chromium with WebGPU: the adapter shows
+// and the in-browser kernel self-check passes. Run by `make test` after scripts/build-web.sh.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { chromium } from 'playwright-core';
+import { serve } from '../serve.mjs';
+
+const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+const ARGS = ['--no-sandbox', '--enable-unsafe-webgpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+let server, url, browser;
+
+before(async () => {
+  ({ server, url } = await serve({ port: 0 }));
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+});
+after(async () => {
+  await browser?.close();
+  server?.close();
+});
+
+test('page shows the WebGPU adapter and passes its self-check', async () => {
+  const page = await browser.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(url);
+  await page.waitForSelector('#selfcheck[data-state="passed"], #selfcheck[data-state="failed"], #selfcheck[data-state="skipped"]', { timeout: 240_000 });
+  const status = await page.textContent('#status');
+  assert.equal(await page.getAttribute('#selfcheck', 'data-state'), 'passed', `status: ${status}`);
+  assert.match(await page.textContent('#adapter'), /BrowserWebGpu/);
+  const rows = await page.locator('#selfcheck tbody tr.pass').count();
+  assert.equal(rows, 6);
+  assert.deepEqual(errors, []);
+});
+
+test('without WebGPU the page says so instead of failing silently', async () => {
+  const page = await browser.newPage();
+  await page.addInitScript(() => { delete Object.getPrototypeOf(navigator).gpu; });
+  await page.goto(url);
+  await page.waitForSelector('#status[data-state="error"]', { timeout: 60_000 });
+  assert.match(await page.textContent('#status'), /no WebGPU/);
+});
