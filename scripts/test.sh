@@ -30,16 +30,18 @@ wasm_cargo() { cargo ${LANTERN_WASM_TOOLCHAIN:+"+$LANTERN_WASM_TOOLCHAIN"} "$@";
 for suite in "${suites[@]}"; do
   case "$suite" in
     native)
-      run_suite native '/Summary/ { sub(/.*Summary *\[[^]]*\] */, ""); print }' \
+      run_suite native '/Summary/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p = $i; if ($(i+1) ~ /^failed/) f = $i } } END { printf "%d passed, %d failed\n", p, f }' \
         cargo nextest run --workspace --no-fail-fast ;;
     browser)
       run_suite browser '/^test result:/ { p += $4; f += $6 } END { printf "%d passed, %d failed\n", p, f }' \
         wasm_cargo test --target wasm32-unknown-unknown -p lantern-gpu -p lantern-web ;;
     page)
       bash scripts/build-web.sh
-      run_suite page '/^# (pass|fail) / { printf "%s %s  ", $3, $2 } END { print "" }' \
+      run_suite page '/^# pass / { p = $3 } /^# fail / { f = $3 } END { printf "%d passed, %d failed\n", p, f }' \
         node --test web/tests/ ;;
     *) echo "unknown suite '$suite' (native, browser, page)"; exit 2 ;;
   esac
 done
 echo; echo "=== all suites passed"; printf '%s\n' "${summary[@]}"
+# One closing line with the totals, in the form CI reads.
+printf '%s\n' "${summary[@]}" | awk '{ p += $2; f += $4 } END { printf "total: %d passed, %d failed\n", p, f }'

@@ -11,10 +11,17 @@ function setStatus(state: string, text: string) {
 
 const mib = (bytes: number) => `${Math.round(bytes / 2 ** 20)} MiB`;
 
-function showAdapter(info: AdapterInfo) {
+/** Browsers keep the adapter's name out of wgpu's report; GPUAdapterInfo has vendor and architecture. */
+async function browserAdapterName(): Promise<string> {
+  const adapter = await navigator.gpu?.requestAdapter();
+  const info = adapter?.info;
+  return info ? [info.vendor, info.architecture, info.description].filter(Boolean).join(' ') : '';
+}
+
+function showAdapter(info: AdapterInfo, browserName: string) {
   const { features: f, limits: l } = info;
   const rows: [string, string][] = [
-    ['adapter', `${info.name || '(unnamed)'} — ${info.backend}, ${info.device_type}`],
+    ['adapter', `${info.name || browserName || '(unnamed)'} — ${info.backend}, ${info.device_type}`],
     ['driver', `${info.driver} ${info.driver_info}`.trim() || '—'],
     ['shader-f16', f.shader_f16 ? 'yes' : 'no'],
     ['subgroups', f.subgroups ? `yes (${l.min_subgroup_size}–${l.max_subgroup_size})` : 'no'],
@@ -61,7 +68,7 @@ async function main() {
     table.dataset.state = 'skipped';
     return;
   }
-  showAdapter(engine.adapterInfo());
+  showAdapter(engine.adapterInfo(), await browserAdapterName());
   setStatus('running', 'Running the kernel self-check…');
   try {
     const report = await engine.selfCheck();

@@ -58,8 +58,8 @@ impl MatmulTiling {
             self.thread_n,
         ]
         .contains(&0)
-            || self.tile_m % self.thread_m != 0
-            || self.tile_n % self.thread_n != 0
+            || !self.tile_m.is_multiple_of(self.thread_m)
+            || !self.tile_n.is_multiple_of(self.thread_n)
         {
             return bad(format!(
                 "tiling {self:?}: tiles must be non-zero multiples of the per-thread block"
