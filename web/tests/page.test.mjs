@@ -39,3 +39,15 @@ test('without WebGPU the page says so instead of failing silently', async () => 
   await page.waitForSelector('#status[data-state="error"]', { timeout: 60_000 });
   assert.match(await page.textContent('#status'), /no WebGPU/);
 });
+
+test('Chromium without --enable-unsafe-webgpu gets a message naming the flag', async () => {
+  const plain = await chromium.launch({ executablePath: CHROMIUM, args: ARGS.filter((a) => a !== '--enable-unsafe-webgpu') });
+  try {
+    const page = await plain.newPage();
+    await page.goto(url);
+    await page.waitForSelector('#status[data-state="error"]', { timeout: 60_000 });
+    assert.match(await page.textContent('#status'), /WebGPU.*--enable-unsafe-webgpu/s);
+  } finally {
+    await plain.close();
+  }
+});
