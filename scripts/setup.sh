@@ -49,14 +49,15 @@ if ! cargo nextest --version >/dev/null 2>&1; then
 fi
 
 # --- wasm32 target: rustup, or Debian's rustc-web with a std built once ------------------------------
+# LANTERN_WASM_FALLBACK=1 forces the Debian route (to test it on a machine where rustup works).
 WASM_TOOLCHAIN=""
-if have rustup && rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
+if [[ "${LANTERN_WASM_FALLBACK:-0}" != 1 ]] && have rustup && rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
   :
-elif have rustup && { say "adding the wasm32 target with rustup"; timeout 180 rustup target add wasm32-unknown-unknown; }; then
+elif [[ "${LANTERN_WASM_FALLBACK:-0}" != 1 ]] && have rustup && { say "adding the wasm32 target with rustup"; timeout 180 rustup target add wasm32-unknown-unknown; }; then
   did_work=1
 else
   did_work=1
-  say "rustup cannot add wasm32 here; using Debian's rustc-web with a std built locally"
+  say "wasm32 via Debian's rustc-web, with a std built locally (rustup could not add it, or LANTERN_WASM_FALLBACK=1)"
   WASM_TOOLCHAIN=web
   apt_install rustc-web cargo-web rust-web-src rust-web-llvm lld-22
   sysroot=/usr/lib/rustlib/wasm32-unknown-unknown
@@ -66,7 +67,11 @@ else
     mkdir -p "$build/src"
     printf '[package]\nname = "wasm-sysroot"\nversion = "0.0.0"\nedition = "2021"\n' > "$build/Cargo.toml"
     echo '#![no_std]' > "$build/src/lib.rs"
-    # Debian's rust-src vendors std's dependencies, so this builds offline.
+    # Debian's rust-src vendors std's dependencies (dlmalloc, …); point crates.io at them so this
+    # builds offline.
+    mkdir -p "$build/.cargo"
+    printf '[source.crates-io]\nreplace-with = "std-vendor"\n[source.std-vendor]\ndirectory = "%s"\n' \
+      /usr/lib/rustlib/src/rust/library/vendor > "$build/.cargo/config.toml"
     (cd "$build" && RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 /usr/bin/cargo build --release --offline \
        --target wasm32-unknown-unknown -Zbuild-std=std,panic_abort,panic_unwind,proc_macro,test)
     rm -rf "$sysroot.new"; mkdir -p "$sysroot.new/lib"

@@ -30,6 +30,8 @@ wasm_cargo() { cargo ${LANTERN_WASM_TOOLCHAIN:+"+$LANTERN_WASM_TOOLCHAIN"} "$@";
 for suite in "${suites[@]}"; do
   case "$suite" in
     native)
+      # lantern-core's tests read the real default model.
+      python3 models/fetch.py --default
       run_suite native '/Summary/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p = $i; if ($(i+1) ~ /^failed/) f = $i } } END { printf "%d passed, %d failed\n", p, f }' \
         cargo nextest run --workspace --no-fail-fast ;;
     browser)

@@ -1,6 +1,9 @@
-//! `lantern`: the native command-line tool. Model commands (inspect, generate, chat, bench) join as
-//! the model issues land; today it reports the adapter and runs the kernel self-check.
+//! `lantern`: the native command-line tool. Today it reports the adapter, runs the kernel
+//! self-check and inspects GGUF files; generate, chat and bench join with the model issues.
 
+mod inspect;
+
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -30,6 +33,13 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Describe a GGUF model file: architecture, parameters, tensor types and sizes, tokenizer.
+    Inspect {
+        file: PathBuf,
+        /// Also list every tensor with its type, shape and byte range.
+        #[arg(long)]
+        tensors: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -44,9 +54,13 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
-    let gpu = Gpu::new(GpuOptions::default()).await?;
     match cli.command {
+        Command::Inspect { file, tensors } => {
+            inspect::inspect(&file, tensors)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Info { json } => {
+            let gpu = Gpu::new(GpuOptions::default()).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(gpu.report())?);
             } else {
@@ -55,6 +69,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Selfcheck { json } => {
+            let gpu = Gpu::new(GpuOptions::default()).await?;
             let report = lantern_gpu::selfcheck::run(&gpu).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);

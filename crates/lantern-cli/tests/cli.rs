@@ -58,3 +58,63 @@ fn no_adapter_gives_one_clear_error() {
     );
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+fn default_model() -> std::path::PathBuf {
+    let cache = std::env::var_os("LANTERN_CACHE")
+        .map(Into::into)
+        .unwrap_or_else(|| {
+            std::path::PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/lantern")
+        });
+    let path = cache.join("models/SmolLM2-135M-Instruct.Q4_1.gguf");
+    assert!(
+        path.is_file(),
+        "{} is missing: run `python3 models/fetch.py --default`",
+        path.display()
+    );
+    path
+}
+
+#[test]
+fn inspect_describes_the_real_model() {
+    let out = lantern(&["inspect", default_model().to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for expected in [
+        "architecture  llama",
+        "134.5 M in 272 tensors",
+        "Q4_1         210 tensors",
+        "layers        30",
+        "gpt2 (pre-tokenizer smollm), 49152 tokens",
+        "chat template yes",
+    ] {
+        assert!(
+            stdout.contains(expected),
+            "missing {expected:?} in\n{stdout}"
+        );
+    }
+}
+
+#[test]
+fn inspect_of_a_truncated_file_is_a_clear_error() {
+    let bytes = std::fs::read(default_model()).unwrap();
+    let dir = std::env::temp_dir().join(format!("lantern-cli-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let truncated = dir.join("truncated.gguf");
+    std::fs::write(&truncated, &bytes[..5000]).unwrap();
+    let out = lantern(&["inspect", truncated.to_str().unwrap()])
+        .output()
+        .unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("tensor_count") && !stderr.contains("panicked"),
+        "{stderr}"
+    );
+}
