@@ -22,6 +22,16 @@ fn scale_min_k4(j: usize, s: &[u8]) -> (u8, u8) {
     }
 }
 
+/// The (scale, min) pairs of the two sub-blocks in 64-element chunk `c` of a Q4_K/Q5_K
+/// super-block, multiplied out as ggml does: `d * scale` and `dmin * min`.
+#[inline]
+fn chunk_scales(c: usize, d: f32, dmin: f32, scales: &[u8]) -> [(f32, f32); 2] {
+    [2 * c, 2 * c + 1].map(|j| {
+        let (scale, min) = scale_min_k4(j, scales);
+        (d * f32::from(scale), dmin * f32::from(min))
+    })
+}
+
 /// f16 d, f16 dmin, 12 scale bytes, 128 bytes of nibbles. Each 64-element chunk reads 32
 /// bytes: low nibbles are sub-block 2c, high nibbles sub-block 2c+1.
 /// value = (d * scale) * q - (dmin * min).
@@ -31,10 +41,7 @@ pub(super) fn q4_k(b: &[u8], y: &mut [f32]) {
     let scales = &b[4..16];
     let qs = &b[16..144];
     for c in 0..4 {
-        let (sc1, m1) = scale_min_k4(2 * c, scales);
-        let (sc2, m2) = scale_min_k4(2 * c + 1, scales);
-        let (d1, min1) = (d * f32::from(sc1), dmin * f32::from(m1));
-        let (d2, min2) = (d * f32::from(sc2), dmin * f32::from(m2));
+        let [(d1, min1), (d2, min2)] = chunk_scales(c, d, dmin, scales);
         let q = &qs[32 * c..32 * c + 32];
         let out = &mut y[64 * c..64 * c + 64];
         for l in 0..32 {
@@ -53,10 +60,7 @@ pub(super) fn q5_k(b: &[u8], y: &mut [f32]) {
     let qh = &b[16..48];
     let qs = &b[48..176];
     for c in 0..4 {
-        let (sc1, m1) = scale_min_k4(2 * c, scales);
-        let (sc2, m2) = scale_min_k4(2 * c + 1, scales);
-        let (d1, min1) = (d * f32::from(sc1), dmin * f32::from(m1));
-        let (d2, min2) = (d * f32::from(sc2), dmin * f32::from(m2));
+        let [(d1, min1), (d2, min2)] = chunk_scales(c, d, dmin, scales);
         let q = &qs[32 * c..32 * c + 32];
         let out = &mut y[64 * c..64 * c + 64];
         for l in 0..32 {
