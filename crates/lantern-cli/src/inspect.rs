@@ -6,7 +6,6 @@ use std::fs::File;
 use std::io::Read;
 use std::path::Path;
 
-use lantern_core::GgmlType;
 use lantern_core::gguf::{GgufHeader, Parsed};
 
 /// Reads just enough of the file to parse its header, growing the prefix as the parser asks.
@@ -95,13 +94,8 @@ pub fn inspect(path: &Path, list_tensors: bool) -> Result<(), Box<dyn std::error
     );
     if list_tensors {
         for t in header.tensors() {
-            let quantized = if t.ggml_type().is_quantized() || t.ggml_type() == GgmlType::F16 {
-                ""
-            } else {
-                " "
-            };
             println!(
-                "  {:<32} {:<5}{quantized} {:?} @ {:?}",
+                "  {:<32} {:<6} {:?} @ {:?}",
                 t.name(),
                 t.ggml_type().name(),
                 t.shape(),

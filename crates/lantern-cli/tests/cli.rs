@@ -60,12 +60,9 @@ fn no_adapter_gives_one_clear_error() {
 }
 
 fn default_model() -> std::path::PathBuf {
-    let cache = std::env::var_os("LANTERN_CACHE")
-        .map(Into::into)
-        .unwrap_or_else(|| {
-            std::path::PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/lantern")
-        });
-    let path = cache.join("models/SmolLM2-135M-Instruct.Q4_1.gguf");
+    let path = lantern_core::cache::models_dir()
+        .expect("set LANTERN_CACHE (or HOME)")
+        .join("SmolLM2-135M-Instruct.Q4_1.gguf");
     assert!(
         path.is_file(),
         "{} is missing: run `python3 models/fetch.py --default`",

@@ -12,6 +12,8 @@
 //! Nothing in the parsing API touches the filesystem, so the crate builds for
 //! `wasm32-unknown-unknown`, where model bytes arrive from `fetch` streams.
 
+#[cfg(not(target_arch = "wasm32"))]
+pub mod cache;
 pub mod ggml_type;
 pub mod gguf;
 pub mod quant;

@@ -11,14 +11,9 @@ use lantern_core::quant::dequantize_to_vec;
 const MODEL: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
 
 fn model_path() -> PathBuf {
-    let cache = std::env::var_os("LANTERN_CACHE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            let home =
-                std::env::var_os("HOME").expect("HOME is not set; set LANTERN_CACHE instead");
-            PathBuf::from(home).join(".cache/lantern")
-        });
-    cache.join("models").join(MODEL)
+    lantern_core::cache::models_dir()
+        .expect("set LANTERN_CACHE (or HOME) so the test can find models/")
+        .join(MODEL)
 }
 
 fn f16(b: &[u8]) -> f32 {
