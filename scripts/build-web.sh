@@ -2,6 +2,7 @@
 # Builds the wasm package into pkg/wasm (wasm-pack) and the page into web/dist (Vite).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+LANTERN_ROOT=$ROOT
 # shellcheck disable=SC1091
 source "${LANTERN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/lantern}/env.sh"
 cd "$ROOT"

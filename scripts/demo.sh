@@ -3,6 +3,7 @@
 # localhost (PORT, default 8080) with the URL printed.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+LANTERN_ROOT=$ROOT
 # shellcheck disable=SC1091
 source "${LANTERN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/lantern}/env.sh"
 cd "$ROOT"

@@ -109,15 +109,17 @@ fi
 mkdir -p "$CACHE/xdg-runtime" && chmod 700 "$CACHE/xdg-runtime"
 env_file="$CACHE/env.sh"
 new_env=$(cat <<ENV
-# Written by scripts/setup.sh; sourced by scripts/test.sh and scripts/demo.sh.
+# Written by scripts/setup.sh; sourced by scripts/test.sh and scripts/demo.sh. One file serves
+# every checkout on this machine, so paths inside a checkout come from LANTERN_ROOT (the scripts
+# set it; by hand, source this from the repository root).
 export LANTERN_CACHE="$CACHE"
 export LANTERN_WASM_TOOLCHAIN="$WASM_TOOLCHAIN"
 # npm binaryen's wasm-opt: Debian's is too old for current wasm-bindgen output, and wasm-pack
 # would otherwise try to download one.
-export PATH="$ROOT/web/node_modules/.bin:\$HOME/.cargo/bin:\$PATH"
+export PATH="\${LANTERN_ROOT:-\$PWD}/web/node_modules/.bin:\$HOME/.cargo/bin:\$PATH"
 export CHROMEDRIVER=/usr/bin/chromedriver
 # wasm-bindgen-test-runner adds --headless --no-sandbox; this file adds --enable-unsafe-webgpu.
-export WASM_BINDGEN_TEST_WEBDRIVER_JSON="$ROOT/scripts/webdriver.json"
+export WASM_BINDGEN_TEST_WEBDRIVER_JSON="\${LANTERN_ROOT:-\$PWD}/scripts/webdriver.json"
 export WASM_BINDGEN_TEST_TIMEOUT=\${WASM_BINDGEN_TEST_TIMEOUT:-300}
 export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner
 # Mesa complains without a private runtime directory.

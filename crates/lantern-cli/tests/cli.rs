@@ -115,3 +115,214 @@ fn inspect_of_a_truncated_file_is_a_clear_error() {
         "{stderr}"
     );
 }
+
+fn model(name: &str, fetch: &str) -> std::path::PathBuf {
+    let path = lantern_core::cache::models_dir()
+        .expect("set LANTERN_CACHE (or HOME)")
+        .join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run `python3 models/fetch.py {fetch}`",
+        path.display()
+    );
+    path
+}
+
+/// Runs `lantern inspect ARGS…`, asserting success, and returns stdout.
+fn inspect(args: &[&str]) -> String {
+    let out = lantern(&[&["inspect"], args].concat()).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+#[track_caller]
+fn assert_lines(stdout: &str, expected: &[&str]) {
+    for line in expected {
+        assert!(stdout.contains(line), "missing {line:?} in\n{stdout}");
+    }
+}
+
+#[test]
+fn inspect_gives_the_typed_config_of_a_gguf() {
+    let smollm = inspect(&[default_model().to_str().unwrap()]);
+    assert_lines(
+        &smollm,
+        &[
+            "heads         9 (3 key/value) of 64",
+            "ffn           1536, SiLU, gated",
+            "attention     causal; rope normal, base 100000",
+            "output        tied to the token embeddings",
+        ],
+    );
+    let gemma = model("gemma-3-270m-q4_k_m.gguf", "gemma-3-270m");
+    let stdout = inspect(&[gemma.to_str().unwrap()]);
+    assert_lines(
+        &stdout,
+        &[
+            "architecture  gemma3 — Gemma 3 270m",
+            "268.1 M in 236 tensors",
+            "Q8_0          10 tensors,    179.8 MB",
+            "Q5_0          81 tensors",
+            "layers        18",
+            "heads         4 (1 key/value) of 256",
+            "ffn           2048, GELU (tanh), gated",
+            "norm          RMSNorm, eps 1e-6\n",
+            "sliding window 512, 1 global layer in 6; rope neox, base 1000000 (local 10000); QK-norm",
+            "embeddings    scaled by 25.29",
+            "tokenizer     llama (pre-tokenizer default), 262144 tokens",
+            "chat template no",
+        ],
+    );
+    // The same facts as JSON, in the field names of lantern_core::config.
+    let json: serde_json::Value =
+        serde_json::from_str(&inspect(&[gemma.to_str().unwrap(), "--json"])).unwrap();
+    assert_eq!(json["format"], "gguf");
+    assert_eq!(json["gguf_version"], 3);
+    assert_eq!(json["parameters"], 268_098_176);
+    assert_eq!(json["types"]["Q4_K"]["tensors"], 27);
+    let config = &json["config"];
+    assert_eq!(config["architecture"], "gemma3");
+    assert_eq!(
+        config["attention"]["layout"]["interleaved"],
+        serde_json::json!({"window": 512, "global_every": 6})
+    );
+    assert_eq!(config["rope"]["local_base"], 10000.0);
+    assert_eq!(config["norm"]["weight_offset"], 0.0);
+    assert_eq!(json["tokenizer"]["tokens"], 262_144);
+    assert_eq!(json["chat_template"], false);
+}
+
+#[test]
+fn inspect_reads_a_safetensors_model_folder() {
+    let folder = model("all-minilm-l6-v2", "all-minilm-l6-v2");
+    let expected = [
+        "safetensors)",
+        "architecture  bert — BertModel",
+        "parameters    22.7 M in 104 tensors",
+        "F32          103 tensors,     90.9 MB",
+        "I64            1 tensors,      0.0 MB",
+        "layers        6",
+        "hidden        384",
+        "heads         12 (12 key/value) of 32",
+        "ffn           1536, GELU\n",
+        "norm          LayerNorm, eps 1e-12",
+        "attention     bidirectional; learned positions",
+        "pooling       mean",
+        "tokenizer     WordPiece (pre-tokenizer BertPreTokenizer) from tokenizer.json, 30522 tokens",
+        "chat template no",
+    ];
+    assert_lines(&inspect(&[folder.to_str().unwrap()]), &expected);
+    // The weights file alone finds its config and tokenizer beside it.
+    let weights = folder.join("model.safetensors");
+    assert_lines(&inspect(&[weights.to_str().unwrap()]), &expected);
+
+    let listing = inspect(&[weights.to_str().unwrap(), "--tensors"]);
+    assert!(
+        listing
+            .contains("embeddings.word_embeddings.weight F32    [30522, 384] @ 808088..47689880"),
+        "{listing}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&inspect(&[folder.to_str().unwrap(), "--json"])).unwrap();
+    assert_eq!(json["format"], "safetensors");
+    assert_eq!(json["parameters"], 22_713_728);
+    assert_eq!(json["size_bytes"], 90_868_376);
+    assert_eq!(json["config"]["architecture"], "bert");
+    assert_eq!(json["config"]["pooling"], "mean");
+    assert_eq!(json["tokenizer"]["kind"], "WordPiece");
+    assert!(json.get("tensors").is_none(), "listed only with --tensors");
+}
+
+#[test]
+fn inspect_of_a_folder_with_a_chat_template_and_an_unsupported_config() {
+    let dir = std::env::temp_dir().join(format!("lantern-cli-folder-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // A one-tensor BF16 model with a Qwen config, a BPE tokenizer and a chat template.
+    let json = r#"{"w":{"dtype":"BF16","shape":[2,3],"data_offsets":[0,12]}}"#;
+    let mut weights = (json.len() as u64).to_le_bytes().to_vec();
+    weights.extend_from_slice(json.as_bytes());
+    weights.extend_from_slice(&[0; 12]);
+    std::fs::write(dir.join("model.safetensors"), &weights).unwrap();
+    std::fs::write(
+        dir.join("config.json"),
+        r#"{"model_type": "qwen2", "architectures": ["Qwen2ForCausalLM"]}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("tokenizer.json"),
+        r#"{"model": {"type": "BPE", "vocab": {"a": 0, "b": 1}, "merges": []},
+            "added_tokens": [{"id": 2, "content": "<|im_end|>"}, {"id": 0, "content": "a"}]}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("tokenizer_config.json"),
+        r#"{"chat_template": "{{ messages }}"}"#,
+    )
+    .unwrap();
+    let stdout = inspect(&[dir.to_str().unwrap()]);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_lines(
+        &stdout,
+        &[
+            "architecture  qwen2 — Qwen2ForCausalLM",
+            "parameters    0.0 M in 1 tensors",
+            "BF16           1 tensors",
+            "config        not available: unsupported architecture 'qwen2' (config.json model_type); supported: llama, gemma3, bert",
+            "tokenizer     BPE from tokenizer.json, 3 tokens",
+            "chat template yes",
+        ],
+    );
+}
+
+#[test]
+fn inspect_of_bad_safetensors_input_is_a_clear_error() {
+    let bytes = std::fs::read(model(
+        "all-minilm-l6-v2/model.safetensors",
+        "all-minilm-l6-v2",
+    ))
+    .unwrap();
+    let dir = std::env::temp_dir().join(format!("lantern-cli-bad-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let run = |name: &str, contents: &[u8]| {
+        let path = dir.join(name);
+        std::fs::write(&path, contents).unwrap();
+        let out = lantern(&["inspect", path.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let truncated = run("truncated.safetensors", &bytes[..1_000_000]);
+    let not_a_model = run("notes.txt", b"hello");
+    let garbage = run("garbage.safetensors", &[0xFF; 64]);
+    let empty_dir = dir.join("empty");
+    std::fs::create_dir_all(&empty_dir).unwrap();
+    let out = lantern(&["inspect", empty_dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let empty = String::from_utf8_lossy(&out.stderr).into_owned();
+    std::fs::remove_dir_all(&dir).unwrap();
+    for (stderr, needle) in [
+        (
+            &truncated,
+            "tensor 'embeddings.word_embeddings.weight': data ends at byte 47689880 but the file has 1000000 bytes",
+        ),
+        (
+            &not_a_model,
+            "not a GGUF file (no GGUF magic), a .safetensors file or a model folder",
+        ),
+        (
+            &garbage,
+            "header length 18446744073709551615 exceeds the 100000000-byte limit",
+        ),
+        (&empty, "no .safetensors file in this folder"),
+    ] {
+        assert!(stderr.contains(needle), "{stderr:?} lacks {needle:?}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}

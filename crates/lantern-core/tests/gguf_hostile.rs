@@ -2,6 +2,9 @@
 //! a request for more bytes) whose message names the problem; none may panic.
 
 mod common;
+// Runs natively and in headless Chromium (see common/mod.rs).
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
 
 use common::{Prng, Raw, sample_file};
 use lantern_core::GgmlType;
@@ -388,4 +391,46 @@ fn random_mutations_never_panic() {
         opened > 100 && failed > 100,
         "opened {opened}, failed {failed}"
     );
+}
+
+#[test]
+fn overlapping_tensor_ranges_are_rejected() {
+    // F32 tensors `(name, element count, claimed offset)`; `None` lets the writer place it.
+    let file = |tensors: &[(&str, u64, Option<u64>)]| {
+        let mut w = GgufWriter::new(3);
+        for &(name, n, offset) in tensors {
+            w.add_raw_tensor(RawTensor {
+                name: name.into(),
+                shape: vec![n],
+                type_id: GgmlType::F32.id(),
+                data: vec![0; 4 * n as usize],
+                offset,
+            });
+        }
+        w.to_bytes()
+    };
+    // As laid out by the writer: back to back, fine.
+    let ok = file(&[("a", 16, None), ("b", 8, None), ("c", 8, None)]);
+    let data_offset = GgufFile::open(&ok).unwrap().header().data_offset();
+    let bytes = |rel: u64, len: u64| data_offset + rel..data_offset + rel + len;
+    // `c` claims `a`'s bytes: reported in file-position order, whatever the header order.
+    assert_open_err(
+        &file(&[("a", 16, None), ("b", 8, None), ("c", 8, Some(0))]),
+        &format!(
+            "tensors 'a' (bytes {:?}) and 'c' (bytes {:?}) overlap",
+            bytes(0, 64),
+            bytes(0, 32)
+        ),
+    );
+    // A partial overlap: `b` starts in the second half of the 64-byte `a`.
+    assert_open_err(
+        &file(&[("a", 16, Some(0)), ("b", 8, Some(32)), ("c", 8, Some(96))]),
+        &format!(
+            "tensors 'a' (bytes {:?}) and 'b' (bytes {:?}) overlap",
+            bytes(0, 64),
+            bytes(32, 32)
+        ),
+    );
+    // Empty tensors own no bytes, so sharing an offset with one is not an overlap.
+    assert!(GgufFile::open(&file(&[("full", 8, Some(0)), ("empty", 0, Some(0))])).is_ok());
 }

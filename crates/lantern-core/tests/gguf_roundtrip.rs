@@ -1,6 +1,9 @@
 //! Files written by the fixture writer read back exactly; accessors and streaming behave.
 
 mod common;
+// Runs natively and in headless Chromium (see common/mod.rs).
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
 
 use common::{Prng, all_metadata, sample_file, sample_writer};
 use lantern_core::GgmlType;

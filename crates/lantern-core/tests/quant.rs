@@ -3,6 +3,9 @@
 //! the tests check the bit layout independently of the implementation.
 
 mod common;
+// Runs natively and in headless Chromium (see common/mod.rs).
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
 
 use common::{Prng, f16_bits};
 use lantern_core::GgmlType;

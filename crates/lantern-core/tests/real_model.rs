@@ -2,6 +2,9 @@
 //! with `python3 models/fetch.py --default`); a missing model fails loudly rather than
 //! skipping, so a green run always means the real file was read.
 
+// Reads the models folder: native only.
+#![cfg(not(target_arch = "wasm32"))]
+
 use std::path::PathBuf;
 
 use lantern_core::GgmlType;

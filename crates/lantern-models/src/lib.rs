@@ -1,5 +1,11 @@
-//! Model architectures on `lantern-gpu` — filled by the text-generation issue: the Llama family
-//! (SmolLM2) and Gemma 3, one implementation each with quantization a property of the weight
-//! tensor, and the generation loop with its KV cache.
+//! Model architectures: the Llama family (SmolLM2) and Gemma 3, with the generation loop and its
+//! KV cache (the GPU implementation arrives with the text-generation issue).
 //!
-//! Nothing lives here yet; the crate exists so the workspace has its final shape.
+//! Present so far:
+//! - [`generate`]: the generation loop (sampling, streamed text, stop strings, cancellation,
+//!   context limits), written once for any [`generate::LanguageModel`].
+//! - [`reference`]: a plain f32 forward pass on the CPU, written independently of the GPU code.
+//!   It is the yardstick the GPU model's logits and greedy tokens are compared with.
+
+pub mod generate;
+pub mod reference;

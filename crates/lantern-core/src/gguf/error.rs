@@ -3,6 +3,8 @@
 //! Messages name the field or tensor involved and the numbers that disagree, because the
 //! usual reader of these messages is someone staring at a half-downloaded or hand-edited file.
 
+use std::ops::Range;
+
 use thiserror::Error;
 
 /// A GGUF parse or lookup failure. (Running out of bytes while parsing a *prefix* is not an
@@ -122,6 +124,16 @@ pub enum GgufError {
 
     #[error("duplicate tensor name '{0}'")]
     DuplicateTensor(String),
+
+    #[error(
+        "tensors '{first}' (bytes {first_range:?}) and '{second}' (bytes {second_range:?}) overlap"
+    )]
+    OverlappingTensors {
+        first: String,
+        first_range: Range<u64>,
+        second: String,
+        second_range: Range<u64>,
+    },
 
     #[error("prefix has {prefix_len} bytes but the stated file size is only {file_size}")]
     PrefixLongerThanFile { prefix_len: u64, file_size: u64 },

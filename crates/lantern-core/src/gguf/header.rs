@@ -177,6 +177,7 @@ fn parse_header(c: &mut Cursor) -> Step<GgufHeader> {
     for t in &mut tensors {
         t.place(data_offset)?;
     }
+    check_no_overlap(&tensors)?;
     Ok(GgufHeader {
         version,
         alignment,
@@ -186,6 +187,26 @@ fn parse_header(c: &mut Cursor) -> Step<GgufHeader> {
         tensors,
         tensor_index,
     })
+}
+
+/// Two tensors sharing bytes would let a write to one corrupt the other (and make the file a
+/// polyglot), and no converter produces that, so it is an error. Empty tensors own no bytes and
+/// cannot overlap anything. Gaps are fine: they are alignment padding.
+fn check_no_overlap(tensors: &[TensorInfo]) -> Result<()> {
+    let mut by_start: Vec<&TensorInfo> = tensors.iter().filter(|t| t.n_bytes() > 0).collect();
+    by_start.sort_by_key(|t| t.byte_range().start);
+    for pair in by_start.windows(2) {
+        let (a, b) = (pair[0], pair[1]);
+        if b.byte_range().start < a.byte_range().end {
+            return Err(GgufError::OverlappingTensors {
+                first: a.name().to_owned(),
+                first_range: a.byte_range(),
+                second: b.name().to_owned(),
+                second_range: b.byte_range(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Compares whatever magic bytes are present, so even a 2-byte prefix of a non-GGUF file

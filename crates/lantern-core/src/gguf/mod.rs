@@ -6,6 +6,8 @@
 //! - [`GgufHeader::parse`] works on a prefix and asks for more bytes when needed (streaming).
 //! - [`GgufHeader::validate_file_size`] checks tensor ranges knowing only the file size.
 //! - [`GgufFile::open`] takes the whole file and hands out zero-copy tensor slices.
+//! - [`TensorStream`] routes a file arriving in chunks to its tensors, for loaders that never
+//!   hold the whole file.
 //!
 //! Every size derived from the file is computed with checked arithmetic, and no allocation is
 //! sized by a header field until the bytes it describes are known to exist, so hostile files
@@ -17,6 +19,7 @@ mod file;
 mod header;
 mod metadata;
 mod metadata_read;
+mod stream;
 mod tensor_info;
 pub mod writer;
 
@@ -25,5 +28,6 @@ pub use file::GgufFile;
 pub use header::{ALIGNMENT_KEY, DEFAULT_ALIGNMENT, GGUF_MAGIC, GgufHeader, Parsed};
 pub use metadata::{Metadata, MetadataArray, MetadataType, MetadataValue};
 pub use metadata_read::MAX_ARRAY_NESTING;
+pub use stream::{TensorPiece, TensorStream};
 pub use tensor_info::{MAX_DIMS, TensorInfo};
 pub use writer::{GgufWriter, RawTensor};
