@@ -44,6 +44,9 @@ pub struct Report {
     pub config_error: Option<String>,
     pub tokenizer: Option<TokenizerSummary>,
     pub chat_template: bool,
+    /// The template Lantern uses when the file has none (Gemma models get a built-in one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub built_in_chat_template: Option<String>,
     /// Every tensor, with `--tensors`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tensors: Option<Vec<TensorLine>>,
@@ -163,6 +166,10 @@ fn gguf_report(path: &Path, list_tensors: bool) -> Result<Report> {
             source: "gguf".into(),
         }),
         chat_template: md.get_str("tokenizer.chat_template").is_ok(),
+        built_in_chat_template: lantern_core::chat::ChatTemplate::from_gguf(md)
+            .ok()
+            .filter(|t| t.source().is_built_in())
+            .map(|t| format!("{:?}", t.family())),
         tensors: list_tensors.then(Vec::new),
     };
     for t in header.tensors() {
@@ -263,6 +270,7 @@ fn safetensors_report(path: &Path, list_tensors: bool) -> Result<Report> {
         config_error: None,
         tokenizer: tokenizer_json_summary(&dir)?,
         chat_template: has_chat_template(&dir)?,
+        built_in_chat_template: None,
         tensors: list_tensors.then(Vec::new),
     };
     match &config {
@@ -397,10 +405,13 @@ fn print_text(r: &Report) {
         ),
         None => println!("tokenizer     none found"),
     }
-    println!(
-        "chat template {}",
-        if r.chat_template { "yes" } else { "no" }
-    );
+    match (&r.chat_template, &r.built_in_chat_template) {
+        (true, _) => println!("chat template yes"),
+        (false, Some(family)) => {
+            println!("chat template no (Lantern's built-in {family} template is used)")
+        }
+        (false, None) => println!("chat template no"),
+    }
     for t in r.tensors.iter().flatten() {
         println!(
             "  {:<32} {:<6} {:?} @ {}..{}",

@@ -175,7 +175,7 @@ fn inspect_gives_the_typed_config_of_a_gguf() {
             "sliding window 512, 1 global layer in 6; rope neox, base 1000000 (local 10000); QK-norm",
             "embeddings    scaled by 25.29",
             "tokenizer     llama (pre-tokenizer default), 262144 tokens",
-            "chat template no",
+            "chat template no (Lantern's built-in Gemma template is used)",
         ],
     );
     // The same facts as JSON, in the field names of lantern_core::config.
@@ -195,6 +195,7 @@ fn inspect_gives_the_typed_config_of_a_gguf() {
     assert_eq!(config["norm"]["weight_offset"], 0.0);
     assert_eq!(json["tokenizer"]["tokens"], 262_144);
     assert_eq!(json["chat_template"], false);
+    assert_eq!(json["built_in_chat_template"], "Gemma");
 }
 
 #[test]
