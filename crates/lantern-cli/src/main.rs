@@ -1,7 +1,8 @@
-//! `lantern`: the native command-line tool. Today it reports the adapter, runs the kernel
-//! self-check and inspects model files (GGUF, safetensors); generate, chat and bench join with
-//! the model issues.
+//! `lantern`: the native command-line tool. It reports the adapter, runs the kernel self-check,
+//! inspects model files (GGUF, safetensors), and generates text on the GPU (`generate`, `chat`,
+//! `bench`).
 
+mod generate;
 mod inspect;
 
 use std::path::PathBuf;
@@ -44,6 +45,39 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Continue a prompt with a GGUF language model on the GPU, streaming the text.
+    Generate {
+        #[arg(long)]
+        model: PathBuf,
+        #[arg(long)]
+        prompt: String,
+        #[command(flatten)]
+        sampling: generate::SamplingArgs,
+        /// Print tokens, ids, finish reason and timings as JSON instead of streaming text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Chat with an instruction-tuned GGUF model: one user message per line on stdin.
+    Chat {
+        #[arg(long)]
+        model: PathBuf,
+        /// A system message to start the conversation with.
+        #[arg(long)]
+        system: Option<String>,
+        #[command(flatten)]
+        sampling: generate::SamplingArgs,
+    },
+    /// Measure prefill and decode speed and the weight bytes read per decoded token.
+    Bench {
+        #[arg(long)]
+        model: PathBuf,
+        #[arg(long, default_value_t = 128)]
+        prompt_tokens: usize,
+        #[arg(long, default_value_t = 32)]
+        decode_tokens: usize,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -59,6 +93,32 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
     match cli.command {
+        Command::Generate {
+            model,
+            prompt,
+            sampling,
+            json,
+        } => {
+            generate::run_generate(&model, &prompt, &sampling, json).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Chat {
+            model,
+            system,
+            sampling,
+        } => {
+            generate::run_chat(&model, system.as_deref(), &sampling).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench {
+            model,
+            prompt_tokens,
+            decode_tokens,
+            json,
+        } => {
+            generate::run_bench(&model, prompt_tokens, decode_tokens, json).await?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Inspect {
             file,
             tensors,

@@ -327,3 +327,94 @@ fn inspect_of_bad_safetensors_input_is_a_clear_error() {
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
 }
+
+/// The SmolLM2 file from the models cache; the test fails loudly when it is missing.
+fn smollm2_path() -> String {
+    let path = lantern_core::cache::models_dir()
+        .expect("no models folder: set LANTERN_CACHE or HOME")
+        .join("SmolLM2-135M-Instruct.Q4_1.gguf");
+    assert!(
+        path.exists(),
+        "{} is missing; fetch it with models/fetch.py",
+        path.display()
+    );
+    path.display().to_string()
+}
+
+#[test]
+fn generate_continues_the_capital_of_france_with_paris() {
+    let model = smollm2_path();
+    let out = lantern(&[
+        "generate",
+        "--model",
+        &model,
+        "--prompt",
+        "The capital of France is",
+        "--temperature",
+        "0",
+        "--max-tokens",
+        "4",
+    ])
+    .output()
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.starts_with(" Paris"), "printed {stdout:?}");
+}
+
+#[test]
+fn generate_json_reports_tokens_and_timings() {
+    let model = smollm2_path();
+    let out = lantern(&[
+        "generate",
+        "--model",
+        &model,
+        "--prompt",
+        "The capital of France is",
+        "--temperature",
+        "0",
+        "--max-tokens",
+        "3",
+        "--json",
+    ])
+    .output()
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["tokens"][0], " Paris");
+    assert_eq!(report["ids"].as_array().unwrap().len(), 3);
+    assert_eq!(report["finish_reason"], "max_tokens");
+    assert!(report["decode_tokens_per_second"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn generate_refuses_a_file_that_is_not_a_model() {
+    let dir = std::env::temp_dir().join(format!("lantern-cli-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("not-a-model.gguf");
+    std::fs::write(&path, b"GGUF but not really").unwrap();
+    let out = lantern(&[
+        "generate",
+        "--model",
+        path.to_str().unwrap(),
+        "--prompt",
+        "hi",
+    ])
+    .output()
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    // (The Vulkan loader may warn on stderr first.)
+    assert!(
+        stderr.lines().any(|l| l.starts_with("lantern: ")),
+        "{stderr}"
+    );
+}

@@ -10,7 +10,7 @@ use std::pin::Pin;
 use crate::device::Gpu;
 use crate::error::{GpuError, Result};
 use crate::kernel::{KernelSource, Specialization};
-use crate::pool::{PooledBuffer, READBACK, UNIFORM};
+use crate::pool::{Binding, PooledBuffer, READBACK, UNIFORM};
 use crate::readback::read_staging;
 use crate::tensor::Tensor;
 
@@ -23,6 +23,8 @@ pub struct Batch<'g> {
     /// Parameter blocks are written with `queue.write_buffer`, which lands before the whole
     /// submission; each dispatch therefore needs its own until the batch is submitted.
     uniforms: Vec<PooledBuffer>,
+    /// Launchers' scratch tensors, kept out of the pool until the submission (see [`Batch::hold`]).
+    held: Vec<Tensor>,
     pending_errors: Vec<ErrorFuture>,
     dispatches: usize,
 }
@@ -38,6 +40,7 @@ impl Gpu {
             label,
             encoder,
             uniforms: Vec::new(),
+            held: Vec::new(),
             pending_errors: Vec::new(),
             dispatches: 0,
         }
@@ -71,13 +74,56 @@ impl<'g> Batch<'g> {
         self.dispatches
     }
 
+    /// Keeps a launcher's scratch tensor (attention's partial results) until the batch is
+    /// submitted. Dropped while recording goes on, it would return to the pool, and an upload
+    /// later in the same batch could be handed its buffer: the upload's `queue.write_buffer` lands
+    /// before the whole submission, so the dispatches recorded earlier would overwrite it.
+    pub fn hold(&mut self, scratch: Tensor) {
+        self.held.push(scratch);
+    }
+
+    /// Records copying `len` values from `src[src_start..]` to `dst[dst_start..]`, in order with
+    /// the dispatches around it (a model takes the last token's row out of a `[T, n]` tensor so
+    /// that only that row goes through the output projection).
+    pub fn copy(
+        &mut self,
+        src: &Tensor,
+        src_start: usize,
+        dst: &Tensor,
+        dst_start: usize,
+        len: usize,
+    ) -> Result<()> {
+        let fits =
+            |t: &Tensor, start: usize| start.checked_add(len).is_some_and(|end| end <= t.len());
+        if !fits(src, src_start) || !fits(dst, dst_start) {
+            return Err(GpuError::Shape(format!(
+                "copy: {len} values from {src_start} of a tensor of {} to {dst_start} of one of {}",
+                src.len(),
+                dst.len()
+            )));
+        }
+        if len == 0 {
+            return Ok(());
+        }
+        let scopes = ErrorScopes::push(&self.gpu.device);
+        self.encoder.copy_buffer_to_buffer(
+            src.buffer().buffer(),
+            src_start as u64 * 4,
+            dst.buffer().buffer(),
+            dst_start as u64 * 4,
+            len as u64 * 4,
+        );
+        self.pending_errors.extend(scopes.pop());
+        Ok(())
+    }
+
     /// Records one dispatch of `kernel`. Its bindings are `buffers` at indices 0, 1, …, followed by
     /// `params` (when non-empty) as a uniform block at the next index.
     pub fn dispatch(
         &mut self,
         kernel: &KernelSource,
         spec: &Specialization,
-        buffers: &[&PooledBuffer],
+        buffers: &[&dyn Binding],
         params: &[u8],
         workgroups: [u32; 3],
     ) -> Result<()> {
@@ -172,6 +218,7 @@ impl<'g> Batch<'g> {
             label,
             encoder,
             uniforms,
+            held,
             mut pending_errors,
             ..
         } = self;
@@ -180,6 +227,7 @@ impl<'g> Batch<'g> {
         pending_errors.extend(scopes.pop());
         // Queue order keeps these valid for this submission even when reused by the next one.
         drop(uniforms);
+        drop(held);
         (gpu, label, pending_errors)
     }
 }

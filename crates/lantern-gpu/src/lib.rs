@@ -14,6 +14,7 @@ pub mod error;
 pub mod kernel;
 pub mod ops;
 pub mod pool;
+pub mod quant;
 mod readback;
 pub mod reference;
 pub mod selfcheck;

@@ -38,6 +38,12 @@ pub struct PoolStats {
     pub bytes_created: u64,
 }
 
+/// Anything a kernel can bind as a storage buffer: pooled activations, and (with the
+/// text-generation kernels) long-lived weight buffers that are sized exactly, not by class.
+pub trait Binding {
+    fn binding(&self) -> wgpu::BindingResource<'_>;
+}
+
 /// A buffer on loan from the pool; `size` is what was asked for, the buffer may be larger.
 pub struct PooledBuffer {
     buffer: wgpu::Buffer,
@@ -55,8 +61,10 @@ impl PooledBuffer {
     pub fn size(&self) -> u64 {
         self.size
     }
+}
 
-    pub fn binding(&self) -> wgpu::BindingResource<'_> {
+impl Binding for PooledBuffer {
+    fn binding(&self) -> wgpu::BindingResource<'_> {
         wgpu::BindingResource::Buffer(wgpu::BufferBinding {
             buffer: &self.buffer,
             offset: 0,

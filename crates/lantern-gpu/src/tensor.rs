@@ -38,6 +38,22 @@ impl Tensor {
     pub fn size_bytes(&self) -> u64 {
         self.len() as u64 * 4
     }
+
+    /// The same buffer viewed with another shape of as many elements (`[T, q_dim]` from a
+    /// matmul as `[T, heads, head_dim]` for rope and attention); no copy, no dispatch.
+    pub fn reshape(self, shape: &[usize]) -> Result<Tensor> {
+        let count = element_count("reshape", shape)?;
+        if count != self.len() {
+            return Err(GpuError::Shape(format!(
+                "reshape: a tensor of shape {:?} cannot be viewed as {shape:?}",
+                self.shape
+            )));
+        }
+        Ok(Tensor {
+            buffer: self.buffer,
+            shape: shape.to_vec(),
+        })
+    }
 }
 
 impl Gpu {

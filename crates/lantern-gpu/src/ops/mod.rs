@@ -2,10 +2,27 @@
 //! its output from the buffer pool, and records one dispatch into a [`Batch`](crate::Batch).
 //! The CPU reference of each op is in [`crate::reference`].
 
+pub mod attention;
+pub mod elementwise;
+pub mod embedding;
+pub mod kv_cache;
+mod launch;
 pub mod matmul;
+pub mod norm;
+pub mod quant_matmul;
+pub mod quant_matvec;
+pub mod rope;
 pub mod softmax;
 
+pub use attention::{AttentionParams, AttentionSplit, attention};
+pub use elementwise::{Activation, activation, add_in_place, gated_activation};
+pub use embedding::{embedding, upload_ids};
+pub use kv_cache::KvCache;
 pub use matmul::{MatmulTiling, matmul};
+pub use norm::{RmsNorm, add_rms_norm, rms_norm};
+pub use quant_matmul::{QuantMatmulTiling, quant_matmul};
+pub use quant_matvec::{MatvecShape, quant_matvec};
+pub use rope::{Rope, RopeStyle, rope};
 pub use softmax::softmax;
 
 use crate::error::{GpuError, Result};

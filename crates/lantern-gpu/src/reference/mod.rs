@@ -2,6 +2,10 @@
 //! (natively and in the browser) and the self-check compare against. Keep these simple; speed is
 //! not their job.
 
+pub mod embedding;
+pub mod quant;
+pub mod transformer;
+
 /// C[M,N] = A[M,K]·B[K,N], row-major, accumulated in f64.
 pub fn matmul(a: &[f32], b: &[f32], m: usize, k: usize, n: usize) -> Vec<f32> {
     assert_eq!(a.len(), m * k, "A is not {m}×{k}");

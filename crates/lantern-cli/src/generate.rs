@@ -1,0 +1,297 @@
+//! `lantern generate`, `lantern chat` and `lantern bench`: the GPU model through the shared
+//! generation loop, natively.
+
+use std::io::{BufRead, Write};
+use std::ops::ControlFlow;
+use std::path::Path;
+use std::time::Instant;
+
+use lantern_core::chat::{ChatTemplate, Message, RenderOptions};
+use lantern_core::gguf::GgufFile;
+use lantern_core::sampling::SamplerConfig;
+use lantern_core::tokenizer::Tokenizer;
+use lantern_gpu::{Gpu, GpuOptions};
+use lantern_models::generate::{
+    FinishReason, GenerateOptions, Generation, LanguageModel, SystemClock, generate,
+};
+use lantern_models::model::{GpuModel, ModelOptions};
+
+type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
+
+/// Sampling and stopping options shared by `generate` and `chat`.
+#[derive(clap::Args, Clone, Debug)]
+pub struct SamplingArgs {
+    /// The most tokens to generate.
+    #[arg(long, default_value_t = 256)]
+    pub max_tokens: usize,
+    /// 0 is greedy.
+    #[arg(long, default_value_t = 0.8)]
+    pub temperature: f32,
+    /// 0 keeps all.
+    #[arg(long, default_value_t = 40)]
+    pub top_k: usize,
+    #[arg(long, default_value_t = 0.95)]
+    pub top_p: f32,
+    #[arg(long, default_value_t = 0.05)]
+    pub min_p: f32,
+    /// Repetition penalty over the last 64 tokens; 1 is off.
+    #[arg(long, default_value_t = 1.0)]
+    pub repeat_penalty: f32,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Stop when the text contains this (repeatable); it is not printed.
+    #[arg(long)]
+    pub stop: Vec<String>,
+    /// Positions the KV cache holds (capped at the model's context length).
+    #[arg(long, default_value_t = 4096)]
+    pub max_context: usize,
+}
+
+impl SamplingArgs {
+    fn options(&self) -> GenerateOptions {
+        GenerateOptions {
+            max_tokens: self.max_tokens,
+            stop: self.stop.clone(),
+            sampler: SamplerConfig {
+                temperature: self.temperature,
+                top_k: self.top_k,
+                top_p: self.top_p,
+                min_p: self.min_p,
+                repetition_penalty: self.repeat_penalty,
+                seed: self.seed,
+                ..SamplerConfig::default()
+            },
+            ignore_end_of_generation: false,
+        }
+    }
+}
+
+/// A loaded model, its tokenizer and the GGUF metadata it came with.
+struct Loaded<'g> {
+    model: GpuModel<'g>,
+    tokenizer: Tokenizer,
+    bytes: Vec<u8>,
+    load_ms: f64,
+}
+
+async fn load<'g>(gpu: &'g Gpu, path: &Path, max_context: usize) -> Result<Loaded<'g>> {
+    let started = Instant::now();
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let file = GgufFile::open(&bytes)?;
+    let tokenizer = Tokenizer::from_gguf(file.metadata())?;
+    let options = ModelOptions {
+        max_context,
+        ..ModelOptions::default()
+    };
+    let model = GpuModel::from_gguf_bytes(gpu, &bytes, &options).await?;
+    Ok(Loaded {
+        model,
+        tokenizer,
+        bytes,
+        load_ms: started.elapsed().as_secs_f64() * 1e3,
+    })
+}
+
+/// Prints each chunk as it becomes final, flushing so the text appears token by token.
+fn print_chunk(text: &str) -> ControlFlow<()> {
+    let mut out = std::io::stdout().lock();
+    // A closed stdout (`| head`) ends generation rather than failing it.
+    if out
+        .write_all(text.as_bytes())
+        .and_then(|_| out.flush())
+        .is_err()
+    {
+        return ControlFlow::Break(());
+    }
+    ControlFlow::Continue(())
+}
+
+fn finish_name(finish: &FinishReason) -> String {
+    match finish {
+        FinishReason::EndOfGeneration => "end_of_generation".into(),
+        FinishReason::MaxTokens => "max_tokens".into(),
+        FinishReason::Stop(s) => format!("stop:{s}"),
+        FinishReason::Cancelled => "cancelled".into(),
+        FinishReason::ContextFull => "context_full".into(),
+    }
+}
+
+pub async fn run_generate(
+    model: &Path,
+    prompt: &str,
+    args: &SamplingArgs,
+    json: bool,
+) -> Result<()> {
+    let gpu = Gpu::new(GpuOptions::default()).await?;
+    let mut loaded = load(&gpu, model, args.max_context).await?;
+    let ids = loaded.tokenizer.encode(prompt, true, false)?;
+    let generation = generate(
+        &mut loaded.model,
+        &loaded.tokenizer,
+        &ids,
+        &args.options(),
+        &SystemClock::default(),
+        |chunk| {
+            if json {
+                ControlFlow::Continue(())
+            } else {
+                print_chunk(&chunk.text)
+            }
+        },
+    )
+    .await?;
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report(&loaded, &ids, &generation))?
+        );
+    } else {
+        println!();
+    }
+    Ok(())
+}
+
+fn report(loaded: &Loaded, prompt: &[u32], g: &Generation) -> serde_json::Value {
+    let tokens: Vec<String> = g
+        .tokens
+        .iter()
+        .map(|&t| String::from_utf8_lossy(loaded.tokenizer.token_bytes(t).unwrap_or(&[])).into())
+        .collect();
+    serde_json::json!({
+        "text": g.text,
+        "tokens": tokens,
+        "ids": g.tokens,
+        "finish_reason": finish_name(&g.finish),
+        "prompt_tokens": prompt.len(),
+        "generated_tokens": g.timings.generated_tokens,
+        "load_ms": loaded.load_ms,
+        "prefill_ms": g.timings.prefill_ms,
+        "decode_ms": g.timings.decode_ms,
+        "prefill_tokens_per_second": g.timings.prefill_tokens_per_second(),
+        "decode_tokens_per_second": g.timings.decode_tokens_per_second(),
+    })
+}
+
+/// A conversation on stdin: one user message per line, the reply streamed after it. Only the
+/// part of each new prompt that differs from what the KV cache already holds is computed.
+pub async fn run_chat(model: &Path, system: Option<&str>, args: &SamplingArgs) -> Result<()> {
+    let gpu = Gpu::new(GpuOptions::default()).await?;
+    let mut loaded = load(&gpu, model, args.max_context).await?;
+    let template = ChatTemplate::from_gguf(GgufFile::open(&loaded.bytes)?.metadata())?;
+    let mut options = args.options();
+    options.stop.extend(template.stop_strings().iter().cloned());
+    let mut messages: Vec<Message> = system.map(Message::system).into_iter().collect();
+    // The tokens whose keys and values are in the cache, in order.
+    let mut cached: Vec<u32> = Vec::new();
+    eprintln!("(one message per line; end with Ctrl-D)");
+    for line in std::io::stdin().lock().lines() {
+        let line = line?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        messages.push(Message::user(line));
+        let prompt = template.render(&messages, &RenderOptions::default())?;
+        let add_bos = prompt.needs_bos(loaded.tokenizer.flags().add_bos);
+        let mut ids = loaded.tokenizer.encode(&prompt.text, false, true)?;
+        if add_bos {
+            ids.splice(0..0, loaded.tokenizer.special_ids().bos);
+        }
+        // Reuse the cached prefix; at least one token must be fed to get logits.
+        let common = cached.iter().zip(&ids).take_while(|(a, b)| a == b).count();
+        let keep = common.min(ids.len() - 1);
+        loaded.model.rewind(keep);
+        let generation = generate(
+            &mut loaded.model,
+            &loaded.tokenizer,
+            &ids[keep..],
+            &options,
+            &SystemClock::default(),
+            |chunk| print_chunk(&chunk.text),
+        )
+        .await?;
+        println!();
+        cached = ids;
+        cached.extend(&generation.tokens);
+        cached.truncate(loaded.model.position());
+        messages.push(Message::assistant(generation.text.trim()));
+    }
+    Ok(())
+}
+
+/// Prefill and decode speed, and the weight bytes a decode step reads (each decoded token
+/// streams every layer's matrices and the output projection once).
+pub async fn run_bench(
+    model: &Path,
+    prompt_tokens: usize,
+    decode_tokens: usize,
+    json: bool,
+) -> Result<()> {
+    let gpu = Gpu::new(GpuOptions::default()).await?;
+    let mut loaded = load(&gpu, model, prompt_tokens + decode_tokens + 1).await?;
+    let text = "The quick brown fox jumps over the lazy dog. ".repeat(prompt_tokens);
+    let mut ids = loaded.tokenizer.encode(&text, true, false)?;
+    ids.truncate(prompt_tokens.max(1));
+    // Warm-up with the same shapes: compiles every pipeline (each tiling is a pipeline of its
+    // own) and fills the buffer pool, so neither is timed.
+    loaded.model.forward(&ids).await?;
+    loaded.model.forward(&ids[..1]).await?;
+    loaded.model.reset();
+    let options = GenerateOptions {
+        max_tokens: decode_tokens,
+        sampler: SamplerConfig::greedy(),
+        ignore_end_of_generation: true,
+        ..GenerateOptions::default()
+    };
+    let g = generate(
+        &mut loaded.model,
+        &loaded.tokenizer,
+        &ids,
+        &options,
+        &SystemClock::default(),
+        |_| ControlFlow::Continue(()),
+    )
+    .await?;
+    // The loop's decode time spans generated_tokens - 1 forward passes (the first token comes
+    // from the prefill's logits).
+    let decode_steps = g.timings.generated_tokens.saturating_sub(1);
+    let decode_tps = if g.timings.decode_ms > 0.0 {
+        decode_steps as f64 * 1e3 / g.timings.decode_ms
+    } else {
+        0.0
+    };
+    let bytes = loaded.model.decode_weight_bytes();
+    let report = serde_json::json!({
+        "adapter": gpu.report().name,
+        "model": model.display().to_string(),
+        "prompt_tokens": ids.len(),
+        "prefill_ms": g.timings.prefill_ms,
+        "prefill_tokens_per_second": g.timings.prefill_tokens_per_second(),
+        "decode_steps": decode_steps,
+        "decode_ms": g.timings.decode_ms,
+        "decode_tokens_per_second": decode_tps,
+        "weight_bytes_per_decoded_token": bytes,
+        "weight_bandwidth_gb_per_second": bytes as f64 * decode_tps / 1e9,
+        "weight_bytes_total": loaded.model.weight_bytes(),
+    });
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!("adapter:  {}", gpu.report().name);
+        println!(
+            "prefill:  {} tokens in {:.0} ms = {:.1} tokens/s",
+            ids.len(),
+            g.timings.prefill_ms,
+            g.timings.prefill_tokens_per_second()
+        );
+        println!(
+            "decode:   {decode_steps} tokens in {:.0} ms = {decode_tps:.2} tokens/s",
+            g.timings.decode_ms
+        );
+        println!(
+            "weights read per decoded token: {:.1} MB ({:.2} GB/s effective)",
+            bytes as f64 / 1e6,
+            bytes as f64 * decode_tps / 1e9
+        );
+    }
+    Ok(())
+}

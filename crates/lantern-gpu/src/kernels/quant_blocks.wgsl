@@ -1,0 +1,175 @@
+// Decoding of quantized weight blocks, shared by quant_matvec.wgsl and quant_matmul.wgsl: the
+// launchers prepend this file to the kernel's own source. The kernel declares the weights as
+// `weights: array<u32>` in the repacked, word-aligned layout of `src/quant/mod.rs`.
+//
+// Why one file with a specialized FORMAT rather than one kernel file per format: the eight decoders
+// share the kernels around them (tiling, reduction, edge handling), which would otherwise be
+// copied eight times. `kernel::Specialization` sets FORMAT (and the block geometry) before
+// compilation, so `switch FORMAT` has a constant selector and the shader compiler keeps only the
+// one case; the pipeline cache holds one pipeline per format.
+//
+// Every format is decoded in units of 32 consecutive values of a row: a whole block of the
+// 32-value formats (F32 and F16 are grouped by 32 too), or one of the eight 32-value sub-blocks of
+// a Q4_K/Q6_K super-block. `unit_at` reads a unit's scales once; `unit_values(u, j)` then yields
+// values 4j..4j+3 (j = 0..7) from one or two words of quants.
+//
+// Values are bit-identical to ggml's dequantizers (lantern-core's `quant::dequantize`): each one is
+// `f32(q) * d + m` where `f32(q) * d` is exact in f32 (q has at most 8 significant bits, d at most
+// 19), so whether or not the compiler fuses the add, the value is rounded once, exactly as ggml
+// rounds it. Symmetric formats subtract their offset from the integer first (m = 0).
+
+const FMT_F32: u32 = 0u;
+const FMT_F16: u32 = 1u;
+const FMT_Q8_0: u32 = 2u;
+const FMT_Q4_0: u32 = 3u;
+const FMT_Q4_1: u32 = 4u;
+const FMT_Q5_0: u32 = 5u;
+const FMT_Q4_K: u32 = 6u;
+const FMT_Q6_K: u32 = 7u;
+
+// Specialized from `WeightFormat`: the decoder, the repacked block size in words, and the 32-value
+// units per block (1, or 8 for the 256-value K-quants).
+const FORMAT: u32 = 0u;
+const BLOCK_WORDS: u32 = 32u;
+const UNITS_PER_BLOCK: u32 = 1u;
+
+// One unit's scales and where its quants are. Fields a format does not need stay zero.
+struct Unit {
+    q: u32,      // word index of the unit's first quant word
+    q_shift: u32, // bit offset of the unit's quants within each byte (the nibble), or of the value
+    h: u32,      // Q5_0: the 32 fifth bits; Q6_K: word index of the high 2-bit planes
+    h_shift: u32, // Q6_K: bit offset of this unit's 2 high bits within each qh byte
+    d: vec2<f32>, // scale of values 0..15 and 16..31 (they differ only in Q6_K)
+    m: f32,      // offset added after scaling (Q4_1, Q4_K)
+}
+
+const BYTE_SHIFTS = vec4<u32>(0u, 8u, 16u, 24u);
+
+fn f16_low(word: u32) -> f32 {
+    return unpack2x16float(word).x;
+}
+
+// The four bytes of a word, each shifted right by `shift` and masked, as unsigned integers.
+fn byte_bits(word: u32, shift: u32, mask: u32) -> vec4<u32> {
+    return (vec4<u32>(word) >> (BYTE_SHIFTS + shift)) & vec4<u32>(mask);
+}
+
+// Byte `i` of the 12-byte Q4_K scales starting at word `at`.
+fn scale_byte(at: u32, i: u32) -> u32 {
+    return (weights[at + i / 4u] >> (8u * (i % 4u))) & 0xffu;
+}
+
+// Unit `sub` (0 .. UNITS_PER_BLOCK) of the block whose first word is `block`.
+fn unit_at(block: u32, sub: u32) -> Unit {
+    // Initialised explicitly: this is inlined into loops, where Chromium's compiler has been seen
+    // to keep a previous iteration's values in an uninitialised `var` (see ARCHITECTURE.md).
+    var u = Unit(0u, 0u, 0u, 0u, vec2<f32>(0.0), 0.0);
+    switch FORMAT {
+        case FMT_Q8_0: {
+            // qs[32] d
+            u.q = block;
+            u.d = vec2<f32>(f16_low(weights[block + 8u]));
+        }
+        case FMT_Q4_0: {
+            // qs[16] d; byte k holds value k (low nibble) and value k + 16 (high nibble)
+            u.q = block;
+            u.d = vec2<f32>(f16_low(weights[block + 4u]));
+        }
+        case FMT_Q4_1: {
+            // d m qs[16]
+            let dm = unpack2x16float(weights[block]);
+            u.q = block + 1u;
+            u.d = vec2<f32>(dm.x);
+            u.m = dm.y;
+        }
+        case FMT_Q5_0: {
+            // qs[16] qh d; bit k of qh is the fifth bit of value k
+            u.q = block;
+            u.h = weights[block + 4u];
+            u.d = vec2<f32>(f16_low(weights[block + 5u]));
+        }
+        case FMT_Q4_K: {
+            // d dmin scales[12] qs[128]. Sub-block s lives in the 32 bytes of 64-value chunk
+            // s / 2, in their low nibbles for even s and high nibbles for odd s. Its 6-bit scale and
+            // min are packed as in ggml's get_scale_min_k4.
+            let dmin = unpack2x16float(weights[block]);
+            let sc = block + 1u;
+            var scale: u32;
+            var min: u32;
+            if (sub < 4u) {
+                scale = scale_byte(sc, sub) & 63u;
+                min = scale_byte(sc, sub + 4u) & 63u;
+            } else {
+                scale = (scale_byte(sc, sub + 4u) & 0xfu) | ((scale_byte(sc, sub - 4u) >> 6u) << 4u);
+                min = (scale_byte(sc, sub + 4u) >> 4u) | ((scale_byte(sc, sub) >> 6u) << 4u);
+            }
+            u.q = block + 4u + 8u * (sub / 2u);
+            u.q_shift = 4u * (sub % 2u);
+            u.d = vec2<f32>(dmin.x * f32(scale));
+            u.m = -(dmin.y * f32(min));
+        }
+        case FMT_Q6_K: {
+            // ql[128] qh[64] scales[16] d. Sub-block s is quarter k = s % 4 of 128-value half
+            // h = s / 4: low 4 bits in nibble k / 2 of ql[64h + 32(k % 2) ..][0..32], high 2 bits at
+            // bit 2k of qh[32h ..][0..32], and signed 8-bit scales 8h + 2k (values 0..15) and
+            // 8h + 2k + 1 (values 16..31).
+            let half = sub / 4u;
+            let k = sub % 4u;
+            let d = f16_low(weights[block + 52u]);
+            let s = 8u * half + 2u * k;
+            let scales = bitcast<i32>(weights[block + 48u + s / 4u]);
+            let shift = 8u * (s % 4u);
+            u.q = block + 16u * half + 8u * (k % 2u);
+            u.q_shift = 4u * (k / 2u);
+            u.h = block + 32u + 8u * half;
+            u.h_shift = 2u * k;
+            u.d = d * vec2<f32>(f32(extractBits(scales, shift, 8u)), f32(extractBits(scales, shift + 8u, 8u)));
+        }
+        default: {
+            // F32 and F16: values as they are.
+            u.q = block;
+        }
+    }
+    return u;
+}
+
+// Values 4j .. 4j+3 (j = 0..7) of a unit.
+fn unit_values(u: Unit, j: u32) -> vec4<f32> {
+    switch FORMAT {
+        case FMT_F16: {
+            let w = u.q + 2u * j;
+            return vec4<f32>(unpack2x16float(weights[w]), unpack2x16float(weights[w + 1u]));
+        }
+        case FMT_Q8_0: {
+            // Sign-extend each byte: move it to the top, then shift back arithmetically.
+            let b = vec4<i32>(bitcast<i32>(weights[u.q + j])) << (vec4<u32>(24u) - BYTE_SHIFTS);
+            return vec4<f32>(b >> vec4<u32>(24u)) * u.d.x;
+        }
+        case FMT_Q4_0: {
+            let q = vec4<i32>(byte_bits(weights[u.q + j % 4u], 4u * (j / 4u), 0xfu)) - 8;
+            return vec4<f32>(q) * u.d.x;
+        }
+        case FMT_Q4_1: {
+            let q = byte_bits(weights[u.q + j % 4u], 4u * (j / 4u), 0xfu);
+            return vec4<f32>(q) * u.d.x + u.m;
+        }
+        case FMT_Q5_0: {
+            let low = byte_bits(weights[u.q + j % 4u], 4u * (j / 4u), 0xfu);
+            let high = ((vec4<u32>(u.h >> (4u * j)) >> vec4<u32>(0u, 1u, 2u, 3u)) & vec4<u32>(1u)) << vec4<u32>(4u);
+            return vec4<f32>(vec4<i32>(low | high) - 16) * u.d.x;
+        }
+        case FMT_Q4_K: {
+            let q = byte_bits(weights[u.q + j], u.q_shift, 0xfu);
+            return vec4<f32>(q) * u.d.x + u.m;
+        }
+        case FMT_Q6_K: {
+            let low = byte_bits(weights[u.q + j], u.q_shift, 0xfu);
+            let high = byte_bits(weights[u.h + j], u.h_shift, 3u);
+            return vec4<f32>(vec4<i32>(low | (high << vec4<u32>(4u))) - 32) * u.d[j / 4u];
+        }
+        default: {
+            let w = u.q + 4u * j;
+            return bitcast<vec4<f32>>(vec4<u32>(weights[w], weights[w + 1u], weights[w + 2u], weights[w + 3u]));
+        }
+    }
+}

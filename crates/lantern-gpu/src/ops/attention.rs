@@ -1,0 +1,224 @@
+//! Launchers for `kernels/attention.wgsl` and `kernels/attention_merge.wgsl`: causal
+//! grouped-query attention of new queries against a layer's [`KvCache`], for prefill (many
+//! queries) and decode (one query, its context split over workgroups and merged).
+
+use crate::batch::Batch;
+use crate::error::{GpuError, Result};
+use crate::kernel::{KernelSource, Specialization};
+use crate::kernel_source;
+use crate::ops::dim_u32;
+use crate::ops::kv_cache::KvCache;
+use crate::ops::launch::{heads_dims, pow2_workgroup};
+use crate::tensor::Tensor;
+
+pub const KERNEL: KernelSource = kernel_source!("attention");
+pub const MERGE: KernelSource = kernel_source!("attention_merge");
+
+/// Query rows (token × head pairs sharing a kv head) per workgroup at most: each thread keeps
+/// a score and an accumulator per row in registers.
+const MAX_ROWS: usize = 16;
+/// The merge kernel's `MAX_CHUNKS`: the most chunks a row's keys are split into.
+pub const MAX_KEY_CHUNKS: usize = 256;
+/// Workgroups to aim for before splitting the keys stops. WebGPU does not say how many compute
+/// units a device has; 256 workgroups fill the largest GPUs a few times over, and on a small
+/// one extra chunks cost only their partial results and the merge.
+const TARGET_WORKGROUPS: usize = 256;
+const MERGE_WG: u32 = 64;
+
+/// One layer's attention arithmetic.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AttentionParams {
+    /// Multiplies `q·k`: `1 / sqrt(query_pre_attn_scalar)`, usually `1 / sqrt(head_dim)`.
+    pub scale: f32,
+    /// Scores become `cap * tanh(score / cap)` when set (Gemma 2's attention soft-capping).
+    pub softcap: Option<f32>,
+    /// A query at position `p` sees keys `p - window + 1 ..= p` when set (sliding-window layers).
+    pub window: Option<usize>,
+}
+
+impl AttentionParams {
+    pub fn new(scale: f32) -> Self {
+        AttentionParams {
+            scale,
+            softcap: None,
+            window: None,
+        }
+    }
+}
+
+/// How the work is cut. The default chooses from the shapes and the device; tests force splits.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AttentionSplit {
+    /// Chunks each row block's keys are split into (1 ..= [`MAX_KEY_CHUNKS`]); more than one
+    /// adds the merge pass.
+    pub key_chunks: Option<usize>,
+}
+
+/// Records attention of `q` ([T, n_heads, head_dim], token `t` at position `start + t`, already
+/// roped) against `cache`, whose positions `0 .. start + T` must be written. Returns
+/// [T, n_heads, head_dim] from the pool.
+pub fn attention(
+    batch: &mut Batch<'_>,
+    q: &Tensor,
+    cache: &KvCache,
+    start: usize,
+    params: &AttentionParams,
+) -> Result<Tensor> {
+    attention_split(batch, q, cache, start, params, AttentionSplit::default())
+}
+
+/// [`attention`] with the key split chosen by the caller.
+pub fn attention_split(
+    batch: &mut Batch<'_>,
+    q: &Tensor,
+    cache: &KvCache,
+    start: usize,
+    params: &AttentionParams,
+    split: AttentionSplit,
+) -> Result<Tensor> {
+    let (tokens, n_heads, head_dim) = heads_dims("attention", "q", q)?;
+    let n_kv = cache.kv_heads();
+    check(params, tokens, n_heads, head_dim, start, cache)?;
+    let gpu = batch.gpu();
+    let out = gpu.empty("attention output", q.shape())?;
+    if tokens == 0 || n_heads == 0 || head_dim == 0 {
+        return Ok(out);
+    }
+
+    let limits = gpu.limits();
+    let wg = pow2_workgroup(gpu, 128, 32, 128) as usize;
+    // Workgroup memory: the staged queries and a tile of scores per row, plus three per-row floats.
+    let rows_fitting =
+        (limits.max_compute_workgroup_storage_size as usize / 4) / (head_dim + wg + 3);
+    if rows_fitting == 0 {
+        return Err(GpuError::Shape(format!(
+            "attention: heads of {head_dim} do not fit this device's {} bytes of workgroup memory",
+            limits.max_compute_workgroup_storage_size
+        )));
+    }
+    let group = n_heads / n_kv;
+    let rows_per_kv_head = tokens * group;
+    let rows = rows_per_kv_head.min(MAX_ROWS).min(rows_fitting);
+    let row_blocks = rows_per_kv_head.div_ceil(rows);
+
+    let chunks = match split.key_chunks {
+        Some(c) if (1..=MAX_KEY_CHUNKS).contains(&c) => c,
+        Some(c) => {
+            return Err(GpuError::Shape(format!(
+                "attention: {c} key chunks is outside 1..={MAX_KEY_CHUNKS}"
+            )));
+        }
+        None => {
+            // Split only while the workgroups are too few, and never below one tile per chunk.
+            let context = start + tokens;
+            let span = params
+                .window
+                .map_or(context, |w| context.min(w.saturating_add(tokens - 1)));
+            let wanted = TARGET_WORKGROUPS.div_ceil(n_kv * row_blocks);
+            wanted.min(span.div_ceil(wg)).clamp(1, MAX_KEY_CHUNKS)
+        }
+    };
+
+    let op = "attention";
+    let uniform = [
+        dim_u32(op, "tokens", tokens)?,
+        dim_u32(op, "heads", n_heads)?,
+        dim_u32(op, "kv heads", n_kv)?,
+        dim_u32(op, "start", start)?,
+        // A window at least as long as the context hides nothing: the same as none (0).
+        dim_u32(
+            op,
+            "window",
+            params.window.map_or(0, |w| w.min(start + tokens)),
+        )?,
+        chunks as u32,
+        dim_u32(op, "row blocks", row_blocks)?,
+        0,
+        params.scale.to_bits(),
+        params.softcap.unwrap_or(0.0).to_bits(),
+    ];
+    let spec = Specialization::new()
+        .u32("WG", wg as u32)
+        .u32("ROWS", rows as u32)
+        .u32("HEAD_DIM", dim_u32(op, "head_dim", head_dim)?);
+    let grid = gpu.grid(op, (n_kv * row_blocks * chunks) as u64)?;
+    let kv = [cache.keys().buffer(), cache.values().buffer()];
+    if chunks == 1 {
+        batch.dispatch(
+            &KERNEL,
+            &spec,
+            &[q.buffer(), kv[0], kv[1], out.buffer()],
+            bytemuck::cast_slice(&uniform),
+            grid,
+        )?;
+        return Ok(out);
+    }
+
+    let out_rows = tokens * n_heads;
+    let partials = gpu.empty("attention partials", &[out_rows, chunks, head_dim + 2])?;
+    batch.dispatch(
+        &KERNEL,
+        &spec,
+        &[q.buffer(), kv[0], kv[1], partials.buffer()],
+        bytemuck::cast_slice(&uniform),
+        grid,
+    )?;
+    let merge = [
+        dim_u32(op, "rows", out_rows)?,
+        chunks as u32,
+        head_dim as u32,
+    ];
+    batch.dispatch(
+        &MERGE,
+        &Specialization::new()
+            .u32("WG_SIZE", MERGE_WG)
+            .u32("MAX_CHUNKS", MAX_KEY_CHUNKS as u32),
+        &[partials.buffer(), out.buffer()],
+        bytemuck::cast_slice(&merge),
+        gpu.grid("attention merge", out_rows as u64)?,
+    )?;
+    batch.hold(partials);
+    Ok(out)
+}
+
+fn check(
+    params: &AttentionParams,
+    tokens: usize,
+    n_heads: usize,
+    head_dim: usize,
+    start: usize,
+    cache: &KvCache,
+) -> Result<()> {
+    let bad = |why: String| Err(GpuError::Shape(format!("attention: {why}")));
+    let n_kv = cache.kv_heads();
+    if head_dim != cache.head_dim() {
+        return bad(format!(
+            "q has heads of {head_dim} but the cache holds heads of {}",
+            cache.head_dim()
+        ));
+    }
+    if n_kv == 0 || !n_heads.is_multiple_of(n_kv) {
+        return bad(format!(
+            "{n_heads} query heads cannot share {n_kv} key/value heads evenly"
+        ));
+    }
+    if start.saturating_add(tokens) > cache.max_ctx() {
+        return bad(format!(
+            "positions up to {} are past the cache's {}",
+            start.saturating_add(tokens),
+            cache.max_ctx()
+        ));
+    }
+    if !params.scale.is_finite() {
+        return bad(format!("scale {} is not finite", params.scale));
+    }
+    if let Some(cap) = params.softcap
+        && !(cap.is_finite() && cap > 0.0)
+    {
+        return bad(format!("soft-cap {cap} must be a positive number"));
+    }
+    if params.window == Some(0) {
+        return bad("a sliding window of 0 positions sees nothing".into());
+    }
+    Ok(())
+}

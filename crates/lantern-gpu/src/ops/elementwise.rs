@@ -1,0 +1,94 @@
+//! Launchers for the elementwise kernels of a decoder layer: `kernels/activation.wgsl` (the
+//! feed-forward activation, gated or plain) and `kernels/add.wgsl` (the residual add).
+
+use crate::batch::Batch;
+use crate::error::Result;
+use crate::kernel::{KernelSource, Specialization};
+use crate::kernel_source;
+use crate::ops::dim_u32;
+use crate::ops::launch::{ELEMENTWISE_WG, elementwise_grid, same_shape};
+use crate::tensor::Tensor;
+
+pub const ACTIVATION: KernelSource = kernel_source!("activation");
+pub const ADD: KernelSource = kernel_source!("add");
+
+/// The feed-forward activations of the decoders Lantern runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Activation {
+    /// `x * sigmoid(x)` (Llama's SwiGLU gate).
+    Silu,
+    /// GELU with the tanh approximation (Gemma's GeGLU gate).
+    GeluTanh,
+}
+
+impl Activation {
+    /// The kernel's `ACTIVATION` constant.
+    fn code(self) -> u32 {
+        match self {
+            Activation::Silu => 0,
+            Activation::GeluTanh => 1,
+        }
+    }
+}
+
+/// Records `act(gate) * up`, elementwise; the result (shaped like `gate`) comes from the pool.
+pub fn gated_activation(
+    batch: &mut Batch<'_>,
+    gate: &Tensor,
+    up: &Tensor,
+    activation: Activation,
+) -> Result<Tensor> {
+    same_shape("gated_activation", ("gate", gate), ("up", up))?;
+    launch_activation(batch, gate, up, activation, true)
+}
+
+/// Records `act(x)`, elementwise; the result comes from the pool.
+pub fn activation(batch: &mut Batch<'_>, x: &Tensor, activation: Activation) -> Result<Tensor> {
+    // The kernel binds a second input either way; two read-only bindings of one buffer are fine.
+    launch_activation(batch, x, x, activation, false)
+}
+
+fn launch_activation(
+    batch: &mut Batch<'_>,
+    gate: &Tensor,
+    up: &Tensor,
+    activation: Activation,
+    gated: bool,
+) -> Result<Tensor> {
+    let gpu = batch.gpu();
+    let out = gpu.empty("activation output", gate.shape())?;
+    let n = gate.len();
+    if n == 0 {
+        return Ok(out);
+    }
+    let spec = Specialization::new()
+        .u32("ACTIVATION", activation.code())
+        .bool("GATED", gated)
+        .u32("WG_SIZE", ELEMENTWISE_WG);
+    batch.dispatch(
+        &ACTIVATION,
+        &spec,
+        &[gate.buffer(), up.buffer(), out.buffer()],
+        bytemuck::cast_slice(&[dim_u32("activation", "elements", n)?]),
+        elementwise_grid(gpu, "activation", n, ELEMENTWISE_WG)?,
+    )?;
+    Ok(out)
+}
+
+/// Records `x += y` in place (the residual add; see also
+/// [`add_rms_norm`](crate::ops::add_rms_norm), which fuses it with the next norm).
+pub fn add_in_place(batch: &mut Batch<'_>, x: &Tensor, y: &Tensor) -> Result<()> {
+    same_shape("add_in_place", ("x", x), ("y", y))?;
+    let n = x.len();
+    if n == 0 {
+        return Ok(());
+    }
+    let gpu = batch.gpu();
+    batch.dispatch(
+        &ADD,
+        &Specialization::new().u32("WG_SIZE", ELEMENTWISE_WG),
+        &[x.buffer(), y.buffer()],
+        bytemuck::cast_slice(&[dim_u32("add_in_place", "elements", n)?]),
+        elementwise_grid(gpu, "add_in_place", n, ELEMENTWISE_WG)?,
+    )
+}

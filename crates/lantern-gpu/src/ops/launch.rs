@@ -1,0 +1,51 @@
+//! Launch arithmetic shared by the transformer launchers: workgroup sizes within device limits,
+//! grids for one-invocation-per-element kernels, and shape checks.
+
+use crate::device::Gpu;
+use crate::error::{GpuError, Result};
+use crate::tensor::Tensor;
+
+/// Invocations of the elementwise kernels (activation, add, KV-cache write): WebGPU guarantees 256.
+pub(crate) const ELEMENTWISE_WG: u32 = 256;
+
+/// The power of two nearest above `want`, clamped to [`lo`, min(`hi`, device limit)]: sized to
+/// the work (a 64-wide QK-norm row needs 64 invocations, not 256) without exceeding the device.
+pub(crate) fn pow2_workgroup(gpu: &Gpu, want: usize, lo: u32, hi: u32) -> u32 {
+    let limit = gpu.limits().max_compute_invocations_per_workgroup.min(hi);
+    let limit = 1u32 << (31 - limit.max(1).leading_zeros()); // largest power of two ≤ limit
+    let want = u32::try_from(want)
+        .unwrap_or(u32::MAX)
+        .max(1)
+        .checked_next_power_of_two()
+        .unwrap_or(limit);
+    want.clamp(lo.min(limit), limit)
+}
+
+/// Grid for `n` elements at `wg` invocations each, split into 2D past the per-dimension limit.
+pub(crate) fn elementwise_grid(gpu: &Gpu, what: &str, n: usize, wg: u32) -> Result<[u32; 3]> {
+    gpu.grid(what, (n as u64).div_ceil(u64::from(wg)))
+}
+
+/// An error unless `a` and `b` have the same shape.
+pub(crate) fn same_shape(op: &str, a: (&str, &Tensor), b: (&str, &Tensor)) -> Result<()> {
+    if a.1.shape() == b.1.shape() {
+        return Ok(());
+    }
+    Err(GpuError::Shape(format!(
+        "{op}: {} has shape {:?} but {} has shape {:?}",
+        a.0,
+        a.1.shape(),
+        b.0,
+        b.1.shape()
+    )))
+}
+
+/// `[T, heads, head_dim]`, or an error naming the op and operand.
+pub(crate) fn heads_dims(op: &str, operand: &str, t: &Tensor) -> Result<(usize, usize, usize)> {
+    match *t.shape() {
+        [tokens, heads, head_dim] => Ok((tokens, heads, head_dim)),
+        ref other => Err(GpuError::Shape(format!(
+            "{op}: {operand} must be [tokens, heads, head_dim], got shape {other:?}"
+        ))),
+    }
+}

@@ -1,0 +1,113 @@
+//! CPU side of the quantized-kernel tests: seeded GGUF blocks, and the f64 reference of
+//! Y = X·Wᵀ with its tolerance.
+//!
+//! The dequantized weights themselves come from lantern-core's `quant::dequantize` (bit-exact
+//! with ggml), which the tests use as a dev-dependency; lantern-gpu does not depend on
+//! lantern-core, so the functions here take weights already dequantized.
+
+use crate::quant::WeightFormat;
+use crate::testing::{Comparison, Rng, compare_matmul};
+
+/// `blocks` random blocks of `format` in GGUF layout. Quants are uniformly random bytes (every bit
+/// pattern occurs); f16 scales are normal numbers of either sign between 2⁻⁹ and 2⁻² (no zero,
+/// subnormal, inf or NaN), sub-block scales random bytes. F32 and F16 values lie in (-2, 2).
+pub fn random_blocks(format: WeightFormat, blocks: usize, rng: &mut Rng) -> Vec<u8> {
+    let mut out = Vec::with_capacity(blocks * format.gguf_block_bytes());
+    for _ in 0..blocks {
+        let start = out.len();
+        out.extend((0..format.gguf_block_bytes()).map(|_| rng.next_u64() as u8));
+        let block = &mut out[start..];
+        let put_scale = |block: &mut [u8], at: usize, rng: &mut Rng| {
+            block[at..at + 2].copy_from_slice(&f16_bits(rng, 6, 13).to_le_bytes());
+        };
+        match format {
+            WeightFormat::F32 => {
+                for v in block.chunks_exact_mut(4) {
+                    v.copy_from_slice(&rng.uniform(-2.0, 2.0).to_le_bytes());
+                }
+            }
+            WeightFormat::F16 => {
+                for v in block.chunks_exact_mut(2) {
+                    v.copy_from_slice(&f16_bits(rng, 1, 15).to_le_bytes());
+                }
+            }
+            // d first
+            WeightFormat::Q8_0 | WeightFormat::Q4_0 | WeightFormat::Q5_0 => {
+                put_scale(block, 0, rng)
+            }
+            // d and m (Q4_1), d and dmin (Q4_K)
+            WeightFormat::Q4_1 | WeightFormat::Q4_K => {
+                put_scale(block, 0, rng);
+                put_scale(block, 2, rng);
+            }
+            // d last
+            WeightFormat::Q6_K => put_scale(block, 208, rng),
+        }
+    }
+    out
+}
+
+/// A random f16 with biased exponent in `min_exp..=max_exp` (1..=30 are the normal numbers), as
+/// bits: sign and mantissa uniform.
+fn f16_bits(rng: &mut Rng, min_exp: u16, max_exp: u16) -> u16 {
+    let r = rng.next_u64();
+    let exponent = min_exp + (r % u64::from(max_exp - min_exp + 1)) as u16;
+    let mantissa = ((r >> 16) & 0x3ff) as u16;
+    let sign = ((r >> 32) & 1) as u16;
+    (sign << 15) | (exponent << 10) | mantissa
+}
+
+/// Wᵀ of a row-major `rows`×`cols` W.
+pub fn transpose(w: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    assert_eq!(w.len(), rows * cols, "W is not {rows}×{cols}");
+    let mut t = vec![0f32; rows * cols];
+    for r in 0..rows {
+        for c in 0..cols {
+            t[c * rows + r] = w[r * cols + c];
+        }
+    }
+    t
+}
+
+/// Compares a GPU Y = X·Wᵀ (X `m`×`k`, W `n`×`k` dequantized) with the f64 reference.
+///
+/// Tolerance: the GPU decodes every weight to exactly the f32 value ggml's dequantizer gives (see
+/// `kernels/quant_blocks.wgsl`), so the only error is the f32 accumulation of k products, in
+/// whatever order the kernel sums them: γ_k·Σ|x·w| with γ_k = k·u/(1−k·u), u = 2⁻²⁴, plus half
+/// an ulp for rounding the reference to f32 — the bound of [`crate::testing::compare_matmul`].
+/// A wrong nibble, scale or index is off by at least one weight's contribution, far outside it.
+pub fn compare_matmul_wt(
+    gpu: &[f32],
+    x: &[f32],
+    w: &[f32],
+    m: usize,
+    k: usize,
+    n: usize,
+) -> Comparison {
+    compare_matmul(gpu, x, &transpose(w, n, k), m, k, n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scales_are_normal_f16() {
+        let mut rng = Rng::new(9);
+        for _ in 0..1000 {
+            let bits = f16_bits(&mut rng, 6, 13);
+            let exponent = (bits >> 10) & 0x1f;
+            assert!((6..=13).contains(&exponent), "{bits:#06x}");
+        }
+        let blocks = random_blocks(WeightFormat::Q6_K, 3, &mut rng);
+        assert_eq!(blocks.len(), 3 * 210);
+    }
+
+    #[test]
+    fn transpose_by_hand() {
+        assert_eq!(
+            transpose(&[1., 2., 3., 4., 5., 6.], 2, 3),
+            vec![1., 4., 2., 5., 3., 6.]
+        );
+    }
+}

@@ -1,0 +1,90 @@
+//! The embedding gather against lantern-core's CPU dequantizer (bit-exact with ggml): every
+//! format, tables split into several parts, repeated and boundary ids. Each output is one
+//! dequantized value times the scale, a single f32 rounding on both sides, so the tolerance is
+//! one rounding of the value (|ref| · 2⁻²³), not a matmul's accumulated bound.
+
+use lantern_core::GgmlType;
+use lantern_core::quant::dequantize_to_vec;
+use lantern_gpu::ops::{embedding, upload_ids};
+use lantern_gpu::quant::{QuantMatrix, WeightFormat};
+use lantern_gpu::reference::embedding::embedding as reference_embedding;
+use lantern_gpu::reference::quant::random_blocks;
+use lantern_gpu::testing::{Rng, compare};
+use lantern_gpu::{Gpu, gpu_test};
+
+#[cfg(target_arch = "wasm32")]
+wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
+
+fn ggml_type(format: WeightFormat) -> GgmlType {
+    match format {
+        WeightFormat::F32 => GgmlType::F32,
+        WeightFormat::F16 => GgmlType::F16,
+        WeightFormat::Q8_0 => GgmlType::Q8_0,
+        WeightFormat::Q4_0 => GgmlType::Q4_0,
+        WeightFormat::Q4_1 => GgmlType::Q4_1,
+        WeightFormat::Q5_0 => GgmlType::Q5_0,
+        WeightFormat::Q4_K => GgmlType::Q4_K,
+        WeightFormat::Q6_K => GgmlType::Q6_K,
+    }
+}
+
+/// Gathers `ids` from a random `rows`×(`blocks` blocks) table stored in parts of at most
+/// `part_rows` rows, and compares with the reference.
+async fn check(gpu: &Gpu, format: WeightFormat, rows: usize, blocks: usize, part_rows: usize) {
+    let mut rng = Rng::new(rows as u64 * 31 + blocks as u64);
+    let cols = blocks * format.block_len();
+    let gguf = random_blocks(format, rows * blocks, &mut rng);
+    let table = dequantize_to_vec(ggml_type(format), &gguf, rows * cols).unwrap();
+    let row_bytes = (blocks * format.block_bytes()) as u64;
+    let matrix = QuantMatrix::with_part_limit(
+        gpu,
+        "table",
+        format,
+        rows,
+        cols,
+        part_rows as u64 * row_bytes,
+    )
+    .unwrap();
+    {
+        let mut writer = matrix.writer(gpu);
+        writer.write(&gguf).unwrap();
+        writer.finish().unwrap();
+    }
+    // First and last rows, a repeat, and rows on both sides of every part boundary.
+    let mut ids: Vec<u32> = vec![0, (rows - 1) as u32, 0];
+    for part in matrix.parts() {
+        ids.push(part.first_row() as u32);
+        ids.push((part.first_row() + part.rows() - 1) as u32);
+    }
+    ids.extend((0..5).map(|_| (rng.next_u64() % rows as u64) as u32));
+    let scale = 1.7;
+
+    let ids_tensor = upload_ids(gpu, &ids, rows).unwrap();
+    let mut batch = gpu.batch("embedding test");
+    let out = embedding(&mut batch, &matrix, &ids_tensor, scale).unwrap();
+    assert_eq!(out.shape(), &[ids.len(), cols]);
+    let got = batch.submit_and_read(&out).await.unwrap();
+    let want = reference_embedding(&table, cols, &ids, scale);
+    let cmp = compare(&got, &want, |_, r| r.abs() * f32::EPSILON + 1e-30);
+    assert!(
+        cmp.passed,
+        "{format} {rows}x{cols} in {} parts: {cmp:?}",
+        matrix.parts().len()
+    );
+}
+
+gpu_test!(embedding_matches_reference_for_every_format, |gpu| {
+    for format in WeightFormat::ALL {
+        // One part; three uneven parts; one row per part.
+        check(&gpu, format, 37, 3, 37).await;
+        check(&gpu, format, 37, 2, 13).await;
+        check(&gpu, format, 5, 1, 1).await;
+    }
+});
+
+gpu_test!(embedding_rejects_ids_outside_the_vocabulary, |gpu| {
+    let Err(err) = upload_ids(&gpu, &[3, 10], 10) else {
+        panic!("id 10 of a 10-token vocabulary was accepted");
+    };
+    assert!(err.to_string().contains("token id 10"), "{err}");
+});

@@ -1,0 +1,333 @@
+//! The quantized matrix products against lantern-core's CPU dequantizer (bit-exact with ggml)
+//! followed by an f64 product, for every weight format, natively (lavapipe here) and in headless
+//! Chromium (SwiftShader). Tolerance: see `reference::quant::compare_matmul_wt`.
+
+use lantern_core::GgmlType;
+use lantern_core::quant::dequantize_to_vec;
+use lantern_gpu::ops::quant_matmul::{QuantMatmulTiling, quant_matmul, quant_matmul_tiled};
+use lantern_gpu::ops::quant_matvec::{MatvecShape, quant_matvec, quant_matvec_shaped};
+use lantern_gpu::quant::{FLUSH_BYTES, QuantMatrix, WeightFormat};
+use lantern_gpu::reference::quant::{compare_matmul_wt, random_blocks, transpose};
+use lantern_gpu::testing::Rng;
+use lantern_gpu::{Gpu, GpuError, gpu_test};
+
+#[cfg(target_arch = "wasm32")]
+wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
+
+/// The mapping the model loader makes; F32/F16 "blocks" are 32 values here, one in ggml.
+fn ggml_type(format: WeightFormat) -> GgmlType {
+    match format {
+        WeightFormat::F32 => GgmlType::F32,
+        WeightFormat::F16 => GgmlType::F16,
+        WeightFormat::Q8_0 => GgmlType::Q8_0,
+        WeightFormat::Q4_0 => GgmlType::Q4_0,
+        WeightFormat::Q4_1 => GgmlType::Q4_1,
+        WeightFormat::Q5_0 => GgmlType::Q5_0,
+        WeightFormat::Q4_K => GgmlType::Q4_K,
+        WeightFormat::Q6_K => GgmlType::Q6_K,
+    }
+}
+
+/// A random `rows`×`cols` matrix: its GGUF bytes and lantern-core's dequantization of them.
+fn random_matrix(
+    format: WeightFormat,
+    rows: usize,
+    cols: usize,
+    rng: &mut Rng,
+) -> (Vec<u8>, Vec<f32>) {
+    let blocks = rows * cols / format.block_len();
+    let gguf = random_blocks(format, blocks, rng);
+    let values = dequantize_to_vec(ggml_type(format), &gguf, rows * cols).unwrap();
+    assert!(
+        values.iter().all(|v| v.is_finite()),
+        "{format}: non-finite weight"
+    );
+    (gguf, values)
+}
+
+/// (rows, blocks per row): one row; one block per row; row counts that are not multiples of any
+/// workgroup's rows; many blocks per row.
+const MATVEC_SHAPES: &[(usize, usize)] = &[(1, 1), (1, 9), (33, 1), (70, 3), (131, 2), (5, 40)];
+
+async fn check_matvec(gpu: &Gpu, shape: Option<MatvecShape>, seed: u64) {
+    let mut rng = Rng::new(seed);
+    for format in WeightFormat::ALL {
+        for &(rows, blocks) in MATVEC_SHAPES {
+            let cols = blocks * format.block_len();
+            let (gguf, w) = random_matrix(format, rows, cols, &mut rng);
+            let x = rng.vec(cols, -1.0, 1.0);
+            let matrix = QuantMatrix::upload(gpu, "W", format, rows, cols, &gguf).unwrap();
+            let mut batch = gpu.batch("quant_matvec test");
+            let tx = gpu.upload("x", &x, &[cols]).unwrap();
+            let y = match shape {
+                Some(shape) => quant_matvec_shaped(&mut batch, &matrix, &tx, shape),
+                None => quant_matvec(&mut batch, &matrix, &tx),
+            }
+            .unwrap();
+            assert_eq!(y.shape(), &[rows]);
+            let out = batch.submit_and_read(&y).await.unwrap();
+            let cmp = compare_matmul_wt(&out, &x, &w, 1, cols, rows);
+            assert!(
+                cmp.passed,
+                "{format} matvec {rows}x{cols} with {shape:?}: {cmp:?}"
+            );
+        }
+    }
+}
+
+gpu_test!(matvec_matches_reference_for_every_format, |gpu| {
+    check_matvec(&gpu, None, 1).await;
+});
+
+// Other specializations of the same kernel: one invocation per row (no reduction), and many
+// invocations per row with a few rows per workgroup (a deep reduction, idle invocations).
+gpu_test!(matvec_other_workgroup_shapes_match_reference, |gpu| {
+    for (seed, shape) in [(2, (1, 64)), (3, (32, 3)), (4, (4, 16))] {
+        let shape = MatvecShape {
+            threads_per_row: shape.0,
+            rows_per_workgroup: shape.1,
+        };
+        check_matvec(&gpu, Some(shape), seed).await;
+    }
+});
+
+/// (rows, blocks per row) for the prefill product, with M = 1, 3, 17 and 70 rows of X.
+const MATMUL_SHAPES: &[(usize, usize)] = &[(1, 1), (65, 2), (130, 3)];
+const MATMUL_ROWS: &[usize] = &[1, 3, 17, 70];
+
+async fn check_matmul(gpu: &Gpu, tiling: Option<QuantMatmulTiling>, seed: u64) {
+    let mut rng = Rng::new(seed);
+    for format in WeightFormat::ALL {
+        for &(rows, blocks) in MATMUL_SHAPES {
+            let cols = blocks * format.block_len();
+            let (gguf, w) = random_matrix(format, rows, cols, &mut rng);
+            let matrix = QuantMatrix::upload(gpu, "W", format, rows, cols, &gguf).unwrap();
+            for &m in MATMUL_ROWS {
+                let x = rng.vec(m * cols, -1.0, 1.0);
+                let mut batch = gpu.batch("quant_matmul test");
+                let tx = gpu.upload("X", &x, &[m, cols]).unwrap();
+                let y = match tiling {
+                    Some(tiling) => quant_matmul_tiled(&mut batch, &tx, &matrix, tiling),
+                    None => quant_matmul(&mut batch, &tx, &matrix),
+                }
+                .unwrap();
+                assert_eq!(y.shape(), &[m, rows]);
+                let out = batch.submit_and_read(&y).await.unwrap();
+                let cmp = compare_matmul_wt(&out, &x, &w, m, cols, rows);
+                assert!(
+                    cmp.passed,
+                    "{format} matmul X {m}x{cols} · W {rows}x{cols}ᵀ with {tiling:?}: {cmp:?}"
+                );
+            }
+        }
+    }
+}
+
+gpu_test!(matmul_matches_reference_for_every_format, |gpu| {
+    check_matmul(&gpu, None, 5).await;
+});
+
+// The smallest step along K (one vec4 group of a unit) and non-square per-invocation blocks.
+gpu_test!(matmul_other_tilings_match_reference, |gpu| {
+    let tiling = QuantMatmulTiling {
+        tile_m: 8,
+        tile_n: 16,
+        tile_k: 4,
+        thread_m: 2,
+        thread_n: 1,
+    };
+    check_matmul(&gpu, Some(tiling), 6).await;
+});
+
+// With X = I the product is Wᵀ itself, each element one weight times 1 plus zeros: exact in any
+// summation order, so this checks every decoder bit for bit against ggml's dequantization.
+gpu_test!(dequantized_weights_are_bit_exact, |gpu| {
+    let mut rng = Rng::new(7);
+    for format in WeightFormat::ALL {
+        let (rows, cols) = (5, format.block_len());
+        let (gguf, w) = random_matrix(format, rows, cols, &mut rng);
+        let matrix = QuantMatrix::upload(&gpu, "W", format, rows, cols, &gguf).unwrap();
+        let mut identity = vec![0f32; cols * cols];
+        for i in 0..cols {
+            identity[i * cols + i] = 1.0;
+        }
+        let mut batch = gpu.batch("identity");
+        let x = gpu.upload("I", &identity, &[cols, cols]).unwrap();
+        let y = quant_matmul(&mut batch, &x, &matrix).unwrap();
+        let out = batch.submit_and_read(&y).await.unwrap();
+        let expected = transpose(&w, rows, cols);
+        for (i, (g, e)) in out.iter().zip(&expected).enumerate() {
+            assert!(
+                g == e,
+                "{format}: weight {} of row {} is {g} on the GPU, {e} in ggml",
+                i / rows,
+                i % rows
+            );
+        }
+    }
+});
+
+// Weights live in exactly-sized buffers: the repacked size, no pool slack.
+gpu_test!(weights_take_their_repacked_size_exactly, |gpu| {
+    let mut rng = Rng::new(8);
+    let pool_before = gpu.pool().stats();
+    for format in WeightFormat::ALL {
+        let (rows, cols) = (7, 2 * format.block_len());
+        let (gguf, _) = random_matrix(format, rows, cols, &mut rng);
+        let matrix = QuantMatrix::upload(&gpu, "W", format, rows, cols, &gguf).unwrap();
+        assert_eq!(matrix.gguf_bytes(), gguf.len() as u64);
+        assert_eq!(
+            matrix.size_bytes(),
+            (rows * 2 * format.block_bytes()) as u64,
+            "{format}"
+        );
+        let ratio = matrix.size_bytes() as f64 / gguf.len() as f64;
+        assert!(ratio <= 1.12, "{format}: {ratio}");
+    }
+    assert_eq!(gpu.pool().stats().created, pool_before.created);
+});
+
+// A matrix split across several buffers (parts of a few rows, forced by a small part limit) gives
+// the same products, and streaming its bytes in odd chunk sizes — blocks split across chunks and
+// chunks spanning part boundaries — fills it correctly.
+gpu_test!(
+    split_matrix_streamed_in_odd_chunks_matches_reference,
+    |gpu| {
+        let mut rng = Rng::new(9);
+        for format in WeightFormat::ALL {
+            let (rows, cols) = (23, 2 * format.block_len());
+            let row_bytes = (2 * format.block_bytes()) as u64;
+            let (gguf, w) = random_matrix(format, rows, cols, &mut rng);
+            for (chunk, part_rows) in [(1, 5), (7, 4), (33, 23), (1000, 1), (gguf.len(), 6)] {
+                let matrix = QuantMatrix::with_part_limit(
+                    &gpu,
+                    "W",
+                    format,
+                    rows,
+                    cols,
+                    part_rows * row_bytes,
+                )
+                .unwrap();
+                let parts = matrix.parts();
+                assert_eq!(parts.len(), rows.div_ceil(part_rows as usize));
+                assert!(
+                    parts
+                        .iter()
+                        .all(|p| p.size_bytes() <= part_rows * row_bytes)
+                );
+                assert_eq!(matrix.size_bytes(), rows as u64 * row_bytes);
+                let mut writer = matrix.writer(&gpu);
+                for piece in gguf.chunks(chunk) {
+                    writer.write(piece).unwrap();
+                }
+                writer.finish().unwrap();
+
+                let x = rng.vec(cols, -1.0, 1.0);
+                let xm = rng.vec(3 * cols, -1.0, 1.0);
+                let mut batch = gpu.batch("split");
+                let tx = gpu.upload("x", &x, &[1, cols]).unwrap();
+                let txm = gpu.upload("X", &xm, &[3, cols]).unwrap();
+                let y = quant_matvec(&mut batch, &matrix, &tx).unwrap();
+                assert_eq!(y.shape(), &[1, rows]);
+                let ym = quant_matmul(&mut batch, &txm, &matrix).unwrap();
+                assert_eq!(batch.dispatch_count(), 2 * parts.len());
+                batch.submit().await.unwrap();
+                let what = format!("{format} in {} parts, chunks of {chunk}", parts.len());
+                let cmp = compare_matmul_wt(&gpu.read(&y).await.unwrap(), &x, &w, 1, cols, rows);
+                assert!(cmp.passed, "matvec, {what}: {cmp:?}");
+                let cmp = compare_matmul_wt(&gpu.read(&ym).await.unwrap(), &xm, &w, 3, cols, rows);
+                assert!(cmp.passed, "matmul, {what}: {cmp:?}");
+            }
+        }
+    }
+);
+
+// A model-sized matrix (the size of Gemma 3's FFN projections), larger than the writer's flush
+// interval so the upload submits in between, in the default shapes.
+gpu_test!(
+    matrix_larger_than_a_flush_interval_matches_reference,
+    |gpu| {
+        let mut rng = Rng::new(11);
+        let format = WeightFormat::Q8_0;
+        let (rows, cols) = (4200, 2048);
+        let (gguf, w) = random_matrix(format, rows, cols, &mut rng);
+        assert!(gguf.len() as u64 > FLUSH_BYTES);
+        let matrix = QuantMatrix::new(&gpu, "W", format, rows, cols).unwrap();
+        let mut writer = matrix.writer(&gpu);
+        for piece in gguf.chunks(1 << 20) {
+            writer.write(piece).unwrap();
+        }
+        writer.finish().unwrap();
+        let x = rng.vec(cols, -1.0, 1.0);
+        let mut batch = gpu.batch("large");
+        let y = quant_matvec(&mut batch, &matrix, &gpu.upload("x", &x, &[cols]).unwrap()).unwrap();
+        let out = batch.submit_and_read(&y).await.unwrap();
+        let cmp = compare_matmul_wt(&out, &x, &w, 1, cols, rows);
+        assert!(cmp.passed, "{format} matvec {rows}x{cols}: {cmp:?}");
+    }
+);
+
+gpu_test!(
+    bad_shapes_and_streams_are_errors_naming_the_problem,
+    |gpu| {
+        let format = WeightFormat::Q8_0;
+        let message = |e: GpuError| e.to_string();
+
+        // A row that cannot fit one part at all names the limit.
+        let e = QuantMatrix::with_part_limit(&gpu, "blk.0.ffn_up", format, 4, 64, 71)
+            .err()
+            .expect("a 72-byte row in 71-byte parts");
+        assert!(matches!(e, GpuError::TooLarge { .. }), "{e}");
+        assert!(message(e).contains("blk.0.ffn_up: one row of 64 Q8_0 values"));
+        let binding = gpu.limits().max_storage_buffer_binding_size;
+        let cols = ((binding / 36 + 1) * 32) as usize;
+        let e = QuantMatrix::new(&gpu, "wide", format, 1, cols)
+            .err()
+            .expect("a row larger than a binding");
+        let text = message(e);
+        assert!(
+            text.contains("maxStorageBufferBindingSize") || text.contains("maxBufferSize"),
+            "{text}"
+        );
+
+        // Rows of partial blocks.
+        let e = QuantMatrix::new(&gpu, "odd", WeightFormat::Q4_K, 2, 320)
+            .err()
+            .expect("320 is not a multiple of 256");
+        assert!(message(e).contains("320 columns"));
+
+        // Streams that end early or run long.
+        let mut rng = Rng::new(10);
+        let gguf = random_blocks(format, 4, &mut rng);
+        let matrix = QuantMatrix::new(&gpu, "W", format, 2, 64).unwrap();
+        let mut writer = matrix.writer(&gpu);
+        writer.write(&gguf[..100]).unwrap();
+        let text = message(writer.finish().unwrap_err());
+        assert!(text.contains("ended 32 bytes into block 2"), "{text}");
+        let mut writer = matrix.writer(&gpu);
+        writer.write(&gguf[..68]).unwrap();
+        let text = message(writer.finish().unwrap_err());
+        assert!(text.contains("only 2 of 4 blocks"), "{text}");
+        let mut writer = matrix.writer(&gpu);
+        let mut long = gguf.clone();
+        long.extend_from_slice(&gguf[..34]);
+        let text = message(writer.write(&long).unwrap_err());
+        assert!(text.contains("more data than a 2×64 Q8_0 matrix"), "{text}");
+
+        // Operands of the wrong length.
+        let matrix = QuantMatrix::upload(&gpu, "W", format, 2, 64, &gguf).unwrap();
+        let mut batch = gpu.batch("bad shapes");
+        let x = gpu.upload("x", &[0.0; 32], &[32]).unwrap();
+        let e = quant_matvec(&mut batch, &matrix, &x)
+            .err()
+            .expect("32 ≠ 64");
+        assert!(matches!(e, GpuError::Shape(_)), "{e}");
+        let x = gpu.upload("X", &[0.0; 96], &[3, 32]).unwrap();
+        let e = quant_matmul(&mut batch, &x, &matrix)
+            .err()
+            .expect("32 ≠ 64");
+        assert!(matches!(e, GpuError::Shape(_)), "{e}");
+        assert_eq!(batch.dispatch_count(), 0);
+        batch.submit().await.unwrap();
+    }
+);

@@ -1,0 +1,670 @@
+//! The decoder-transformer kernels (RMSNorm, rope, activations, residual add, KV cache, attention)
+//! against their CPU references in `lantern_gpu::reference::transformer`, on awkward shapes: head
+//! sizes 64 and 256, 9 heads over 3 kv heads and 4 over 1, contexts of 1, 5, 513 and 1100 keys
+//! with and without a 512-key window, start positions past 0, 1 and 7 new tokens. The same source
+//! runs natively (lavapipe here) and in headless Chromium (SwiftShader).
+//!
+//! Tolerances: each comparison holds every element to the error bound its reference function
+//! derives and documents (from WGSL's stated accuracy of `exp`, `inverseSqrt` and division, and
+//! γ_n for sums of n terms); the residual add and the cache writes are exact.
+
+use lantern_gpu::ops::attention::attention_split;
+use lantern_gpu::ops::{
+    self, Activation, AttentionParams, AttentionSplit, KvCache, RmsNorm, Rope, RopeStyle,
+};
+use lantern_gpu::reference::transformer::{self as reference, AttentionShape};
+use lantern_gpu::testing::{Rng, compare};
+use lantern_gpu::{Gpu, GpuError, gpu_test};
+
+#[cfg(target_arch = "wasm32")]
+wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
+
+/// Asserts every element is within its bound; returns the worst error as a fraction of the bound.
+fn assert_within(what: &str, gpu: &[f32], reference: &[f32], bound: &[f32]) -> f32 {
+    let cmp = compare(gpu, reference, |i, _| bound[i]);
+    assert!(
+        cmp.passed,
+        "{what}: element {} is {} vs {} (bound {}): {cmp:?}",
+        cmp.worst_index, gpu[cmp.worst_index], reference[cmp.worst_index], bound[cmp.worst_index]
+    );
+    cmp.worst_ratio
+}
+
+/// Asserts bit-for-bit equality, naming the first element that differs.
+fn assert_same(what: &str, gpu: &[f32], want: &[f32]) {
+    assert_eq!(gpu.len(), want.len(), "{what}: lengths");
+    if let Some(i) = (0..gpu.len()).find(|&i| gpu[i].to_bits() != want[i].to_bits()) {
+        panic!(
+            "{what}: element {i} is {} but should be {}",
+            gpu[i], want[i]
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// RMSNorm
+
+/// (x shape, weight length = last axis): per token (SmolLM2's 576, Gemma 3's 640, one odd width,
+/// a single value) and per head for QK-norm (9 heads of 64, 4 heads of 256).
+const NORM_SHAPES: &[&[usize]] = &[
+    &[1, 576],
+    &[7, 640],
+    &[3, 33],
+    &[1, 1],
+    &[7, 9, 64],
+    &[7, 4, 256],
+];
+
+gpu_test!(rms_norm_matches_reference_per_token_and_per_head, |gpu| {
+    let mut rng = Rng::new(10);
+    for &shape in NORM_SHAPES {
+        for (eps, offset) in [(1e-5, 0.0), (1e-6, 1.0)] {
+            let cols = *shape.last().unwrap();
+            let n: usize = shape.iter().product();
+            let mut x = rng.vec(n, -3.0, 3.0);
+            // A row of zeros: only eps keeps it finite.
+            if n / cols > 1 {
+                x[..cols].fill(0.0);
+            }
+            let w = rng.vec(cols, -1.0, 1.0);
+            let norm = RmsNorm {
+                eps,
+                weight_offset: offset,
+            };
+            let mut batch = gpu.batch("rms_norm test");
+            let y = ops::rms_norm(
+                &mut batch,
+                &gpu.upload("x", &x, shape).unwrap(),
+                &gpu.upload("w", &w, &[cols]).unwrap(),
+                norm,
+            )
+            .unwrap();
+            assert_eq!(y.shape(), shape);
+            let out = batch.submit_and_read(&y).await.unwrap();
+            let want = reference::rms_norm(&x, &w, eps, offset);
+            let rel = reference::rms_norm_relative_bound(cols);
+            let bound: Vec<f32> = want
+                .iter()
+                .map(|r| r.abs() * rel + f32::MIN_POSITIVE)
+                .collect();
+            assert_within(
+                &format!("rms_norm {shape:?} offset {offset}"),
+                &out,
+                &want,
+                &bound,
+            );
+        }
+    }
+});
+
+gpu_test!(
+    add_rms_norm_updates_the_residual_exactly_and_normalises_it,
+    |gpu| {
+        let mut rng = Rng::new(11);
+        for shape in [[1usize, 576], [7, 640], [2, 5]] {
+            let n = shape[0] * shape[1];
+            let x = rng.vec(n, -2.0, 2.0);
+            let y = rng.vec(n, -2.0, 2.0);
+            let w = rng.vec(shape[1], 0.0, 2.0);
+            let norm = RmsNorm::new(1e-6);
+            let residual = gpu.upload("x", &x, &shape).unwrap();
+            let mut batch = gpu.batch("add_rms_norm test");
+            let h = ops::add_rms_norm(
+                &mut batch,
+                &residual,
+                &gpu.upload("y", &y, &shape).unwrap(),
+                &gpu.upload("w", &w, &[shape[1]]).unwrap(),
+                norm,
+            )
+            .unwrap();
+            let h = batch.submit_and_read(&h).await.unwrap();
+            let sum = reference::add(&x, &y);
+            let residual = gpu.read(&residual).await.unwrap();
+            assert_same(&format!("residual {shape:?}"), &residual, &sum);
+            let want = reference::rms_norm(&sum, &w, norm.eps, 0.0);
+            let rel = reference::rms_norm_relative_bound(shape[1]);
+            let bound: Vec<f32> = want
+                .iter()
+                .map(|r| r.abs() * rel + f32::MIN_POSITIVE)
+                .collect();
+            assert_within(&format!("add_rms_norm {shape:?}"), &h, &want, &bound);
+        }
+    }
+);
+
+// ---------------------------------------------------------------------------------------------
+// Activations and the residual add
+
+gpu_test!(activations_match_reference_gated_and_plain, |gpu| {
+    let mut rng = Rng::new(12);
+    // Values where exp overflows or underflows without the clamp, zeros, and tiny values.
+    let specials = [
+        0.0, -0.0, 1e-20, -1e-20, 30.0, -30.0, 88.0, -88.0, 100.0, -100.0, 1e4, -1e4,
+    ];
+    for n in [1usize, 1000, 7 * 1536 + 3] {
+        let mut gate = rng.vec(n, -12.0, 12.0);
+        for (g, s) in gate.iter_mut().zip(specials) {
+            *g = s;
+        }
+        let up = rng.vec(n, -4.0, 4.0);
+        for act in [Activation::Silu, Activation::GeluTanh] {
+            let tg = gpu.upload("gate", &gate, &[n]).unwrap();
+            let tu = gpu.upload("up", &up, &[n]).unwrap();
+            let mut batch = gpu.batch("activation test");
+            let gated = ops::gated_activation(&mut batch, &tg, &tu, act).unwrap();
+            let out = batch.submit_and_read(&gated).await.unwrap();
+            let want = reference::activation(&gate, Some(&up), act);
+            let bound = reference::activation_error_bound(&gate, Some(&up), act);
+            assert_within(&format!("gated {act:?} n={n}"), &out, &want, &bound);
+
+            let mut batch = gpu.batch("activation test");
+            let plain = ops::activation(&mut batch, &tg, act).unwrap();
+            let out = batch.submit_and_read(&plain).await.unwrap();
+            let want = reference::activation(&gate, None, act);
+            let bound = reference::activation_error_bound(&gate, None, act);
+            assert_within(&format!("plain {act:?} n={n}"), &out, &want, &bound);
+        }
+    }
+});
+
+gpu_test!(residual_add_is_exact, |gpu| {
+    let mut rng = Rng::new(13);
+    for shape in [[1usize, 1], [7, 643], [300, 257]] {
+        let n = shape[0] * shape[1];
+        let (x, y) = (rng.vec(n, -1e3, 1e3), rng.vec(n, -1.0, 1.0));
+        let tx = gpu.upload("x", &x, &shape).unwrap();
+        let mut batch = gpu.batch("add test");
+        ops::add_in_place(&mut batch, &tx, &gpu.upload("y", &y, &shape).unwrap()).unwrap();
+        let out = batch.submit_and_read(&tx).await.unwrap();
+        assert_same(&format!("add {shape:?}"), &out, &reference::add(&x, &y));
+    }
+    let mut batch = gpu.batch("add mismatch");
+    let err = ops::add_in_place(
+        &mut batch,
+        &gpu.empty("x", &[2, 3]).unwrap(),
+        &gpu.empty("y", &[3, 2]).unwrap(),
+    )
+    .expect_err("shapes differ");
+    assert!(matches!(err, GpuError::Shape(_)), "{err}");
+});
+
+// ---------------------------------------------------------------------------------------------
+// Rope
+
+/// (heads, head_dim, rotary_dims).
+const ROPE_HEADS: &[(usize, usize, usize)] = &[(9, 64, 64), (4, 256, 256), (3, 64, 32), (1, 2, 2)];
+
+gpu_test!(rope_matches_f64_reference_up_to_position_8192, |gpu| {
+    let mut rng = Rng::new(14);
+    let mut worst = 0f32;
+    for &(heads, head_dim, rotary_dims) in ROPE_HEADS {
+        for style in [RopeStyle::Normal, RopeStyle::Neox] {
+            // Gemma 3's local and global bases; a linearly scaled one.
+            for (base, position_scale) in [(1e4, 1.0), (1e6, 1.0), (1e4, 0.125)] {
+                // Positions 0.., 5.., and up to 8191.
+                for (start, tokens) in [(0usize, 7usize), (5, 1), (8185, 7), (8191, 1)] {
+                    let rope = Rope {
+                        style,
+                        rotary_dims,
+                        base,
+                        position_scale,
+                    };
+                    let shape = [tokens, heads, head_dim];
+                    let x = rng.vec(tokens * heads * head_dim, -2.0, 2.0);
+                    let t = gpu.upload("x", &x, &shape).unwrap();
+                    let mut batch = gpu.batch("rope test");
+                    ops::rope(&mut batch, &t, &rope, start as u32).unwrap();
+                    let out = batch.submit_and_read(&t).await.unwrap();
+                    let want = reference::rope(&x, heads, head_dim, &rope, start);
+                    let bound = reference::rope_error_bound(&x, head_dim, &rope);
+                    let what = format!("rope {rope:?} {shape:?} from {start}");
+                    worst = worst.max(assert_within(&what, &out, &want, &bound));
+                    // Dimensions past the rotated ones are untouched.
+                    for (i, (o, v)) in out.iter().zip(&x).enumerate() {
+                        if i % head_dim >= rotary_dims {
+                            assert_eq!(o, v, "{what}: element {i} changed");
+                        }
+                    }
+                }
+            }
+        }
+    }
+    // Rope's bound is 8u·(|x0| + |x1|); report how much of it the device used.
+    eprintln!("rope: worst error {:.0}% of the bound", worst * 100.0);
+});
+
+/// The textbook f32 evaluation the kernel avoids, measured on the CPU with Rust's (accurate) f32
+/// sin/cos: the error comes from rounding the angle to f32 alone. This is what the kernel's
+/// fixed-point angle buys; WGSL's own sin/cos are not even bounded outside [-pi, pi].
+#[cfg(not(target_arch = "wasm32"))]
+#[test]
+fn naive_f32_rope_angles_lose_precision_at_long_positions() {
+    let (dims, base) = (64usize, 1e4f32);
+    let mut worst = 0f64;
+    for position in 8000u32..8192 {
+        for i in 0..dims / 2 {
+            let freq = base.powf(-2.0 * i as f32 / dims as f32);
+            let theta = position as f32 * freq;
+            let exact = position as f64 * (base as f64).powf(-2.0 * i as f64 / dims as f64);
+            worst = worst.max((theta.sin() as f64 - exact.sin()).abs());
+            worst = worst.max((theta.cos() as f64 - exact.cos()).abs());
+        }
+    }
+    // Hundreds of f32 ulps of 1: about 1e-4..1e-3, against the kernel's few-ulp bound.
+    assert!(worst > 1e-5, "{worst}");
+    eprintln!("naive f32 rope: sin/cos off by up to {worst:.1e} at positions < 8192");
+}
+
+gpu_test!(rope_rejects_bad_dimensions, |gpu| {
+    let x = gpu.empty("x", &[1, 2, 8]).unwrap();
+    let mut batch = gpu.batch("rope errors");
+    for dims in [0, 3, 10] {
+        let rope = Rope::new(RopeStyle::Neox, dims, 1e4);
+        let err = ops::rope(&mut batch, &x, &rope, 0).expect_err("bad dims");
+        assert!(matches!(err, GpuError::Shape(_)), "{err}");
+    }
+    let err = ops::rope(
+        &mut batch,
+        &x,
+        &Rope::new(RopeStyle::Neox, 8, 1e4),
+        u32::MAX,
+    )
+    .expect_err("overflowing positions");
+    assert!(err.to_string().contains("overflow"), "{err}");
+    assert_eq!(batch.dispatch_count(), 0);
+});
+
+// ---------------------------------------------------------------------------------------------
+// KV cache
+
+gpu_test!(kv_cache_writes_rows_at_positions, |gpu| {
+    let mut rng = Rng::new(15);
+    let (max_ctx, kv_heads, head_dim) = (16usize, 3usize, 64usize);
+    let row = kv_heads * head_dim;
+    let cache = KvCache::new(&gpu, max_ctx, kv_heads, head_dim).unwrap();
+    let mut want_k = vec![0f32; max_ctx * row];
+    let mut want_v = vec![0f32; max_ctx * row];
+    let mut batch = gpu.batch("kv cache test");
+    // Uploads land before the submission, so each keeps its own buffer until then.
+    let mut uploads = Vec::new();
+    // Prefill 7, one decode step, then 7 more that end exactly at the cache's end; then
+    // overwrite position 3 (a rewound conversation).
+    for (position, tokens) in [(0usize, 7usize), (7, 1), (9, 7), (8, 1), (3, 1)] {
+        let (k, v) = (
+            rng.vec(tokens * row, -1.0, 1.0),
+            rng.vec(tokens * row, -1.0, 1.0),
+        );
+        let shape = [tokens, kv_heads, head_dim];
+        let (tk, tv) = (
+            gpu.upload("k", &k, &shape).unwrap(),
+            gpu.upload("v", &v, &shape).unwrap(),
+        );
+        cache.write(&mut batch, &tk, &tv, position).unwrap();
+        uploads.push((tk, tv));
+        want_k[position * row..][..tokens * row].copy_from_slice(&k);
+        want_v[position * row..][..tokens * row].copy_from_slice(&v);
+    }
+    batch.submit().await.unwrap();
+    drop(uploads);
+    assert_same("keys", &gpu.read(cache.keys()).await.unwrap(), &want_k);
+    assert_same("values", &gpu.read(cache.values()).await.unwrap(), &want_v);
+
+    let mut batch = gpu.batch("kv cache errors");
+    let k = gpu.empty("k", &[2, kv_heads, head_dim]).unwrap();
+    let err = cache
+        .write(&mut batch, &k, &k, 15)
+        .expect_err("past the end");
+    assert!(err.to_string().contains("past the cache"), "{err}");
+    let wrong = gpu.empty("k", &[1, kv_heads, 32]).unwrap();
+    let err = cache
+        .write(&mut batch, &wrong, &wrong, 0)
+        .expect_err("head size");
+    assert!(matches!(err, GpuError::Shape(_)), "{err}");
+    assert_eq!(batch.dispatch_count(), 0);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Attention
+
+#[derive(Clone, Copy, Debug)]
+struct Case {
+    heads: usize,
+    kv_heads: usize,
+    head_dim: usize,
+    tokens: usize,
+    start: usize,
+    window: Option<usize>,
+    softcap: Option<f32>,
+    chunks: Option<usize>,
+}
+
+impl Case {
+    fn new(heads: usize, kv_heads: usize, head_dim: usize, tokens: usize, start: usize) -> Case {
+        Case {
+            heads,
+            kv_heads,
+            head_dim,
+            tokens,
+            start,
+            window: None,
+            softcap: None,
+            chunks: None,
+        }
+    }
+
+    fn window(self, window: usize) -> Case {
+        Case {
+            window: Some(window),
+            ..self
+        }
+    }
+
+    fn chunks(self, chunks: usize) -> Case {
+        Case {
+            chunks: Some(chunks),
+            ..self
+        }
+    }
+}
+
+/// Attention over a cache filled with random keys and values at 0 .. start + T, and with huge
+/// values at three positions past it that no query may see. Returns the worst error as a fraction
+/// of the bound.
+async fn check_attention(gpu: &Gpu, case: Case, seed: u64) -> f32 {
+    let mut rng = Rng::new(seed);
+    let Case {
+        heads,
+        kv_heads,
+        head_dim,
+        tokens,
+        start,
+        ..
+    } = case;
+    let ctx = start + tokens;
+    let row = kv_heads * head_dim;
+    let keys = rng.vec(ctx * row, -1.0, 1.0);
+    let values = rng.vec(ctx * row, -1.0, 1.0);
+    // Queries large enough that the softmax is far from uniform.
+    let q = rng.vec(tokens * heads * head_dim, -3.0, 3.0);
+    let params = AttentionParams {
+        scale: 1.0 / (head_dim as f32).sqrt(),
+        softcap: case.softcap,
+        window: case.window,
+    };
+
+    let cache = KvCache::new(gpu, ctx + 3, kv_heads, head_dim).unwrap();
+    let mut batch = gpu.batch("attention test");
+    let shape = [ctx, kv_heads, head_dim];
+    // Named, so each upload keeps its buffer until the batch is submitted.
+    let (tk, tv) = (
+        gpu.upload("k", &keys, &shape).unwrap(),
+        gpu.upload("v", &values, &shape).unwrap(),
+    );
+    cache.write(&mut batch, &tk, &tv, 0).unwrap();
+    let poison = gpu
+        .upload("poison", &vec![1e4; 3 * row], &[3, kv_heads, head_dim])
+        .unwrap();
+    cache.write(&mut batch, &poison, &poison, ctx).unwrap();
+    let split = AttentionSplit {
+        key_chunks: case.chunks,
+    };
+    let tq = gpu.upload("q", &q, &[tokens, heads, head_dim]).unwrap();
+    let out = attention_split(&mut batch, &tq, &cache, start, &params, split).unwrap();
+    assert_eq!(out.shape(), &[tokens, heads, head_dim]);
+    let out = batch.submit_and_read(&out).await.unwrap();
+
+    let shape = AttentionShape {
+        tokens,
+        n_heads: heads,
+        n_kv_heads: kv_heads,
+        head_dim,
+        start,
+    };
+    let want = reference::attention(&q, &keys, &values, &shape, &params);
+    let bound = reference::attention_error_bound(&q, &keys, &values, &shape, &params);
+    assert_within(&format!("attention {case:?}"), &out, &want, &bound)
+}
+
+/// The two head layouts: SmolLM2's 9 heads of 64 over 3 kv heads, Gemma 3 270M's 4 of 256 over 1.
+const LAYOUTS: [(usize, usize, usize); 2] = [(9, 3, 64), (4, 1, 256)];
+
+gpu_test!(attention_prefill_matches_reference, |gpu| {
+    let mut worst = 0f32;
+    let mut seed = 100;
+    for (heads, kv, hd) in LAYOUTS {
+        let cases = [
+            // A fresh prompt, a prompt continued after 5 cached tokens, a single token.
+            Case::new(heads, kv, hd, 7, 0),
+            Case::new(heads, kv, hd, 7, 5),
+            Case::new(heads, kv, hd, 1, 0),
+            // Rows whose windows start on either side of key 0, then well past it.
+            Case::new(heads, kv, hd, 7, 506).window(512),
+            Case::new(heads, kv, hd, 7, 1093).window(512),
+            // The same with the keys forced into one chunk and into several.
+            Case::new(heads, kv, hd, 7, 1093).window(512).chunks(1),
+            Case::new(heads, kv, hd, 7, 5).chunks(3),
+            Case {
+                softcap: Some(1.5),
+                ..Case::new(heads, kv, hd, 7, 5)
+            },
+        ];
+        for case in cases {
+            seed += 1;
+            worst = worst.max(check_attention(&gpu, case, seed).await);
+        }
+    }
+    eprintln!(
+        "attention prefill: worst error {:.1}% of the bound",
+        worst * 100.0
+    );
+});
+
+gpu_test!(attention_decode_matches_reference_at_every_split, |gpu| {
+    let mut worst = 0f32;
+    let mut seed = 200;
+    for (heads, kv, hd) in LAYOUTS {
+        for ctx in [1usize, 5, 513, 1100] {
+            let decode = Case::new(heads, kv, hd, 1, ctx - 1);
+            let mut cases = vec![decode, decode.chunks(1), decode.chunks(7)];
+            if ctx > 512 {
+                cases.extend([decode.window(512), decode.window(512).chunks(3)]);
+            }
+            if ctx == 1100 {
+                // The most chunks the merge takes: ~4 keys each, on a 512-key window too.
+                cases.extend([decode.chunks(256), decode.window(512).chunks(256)]);
+            }
+            for case in cases {
+                seed += 1;
+                worst = worst.max(check_attention(&gpu, case, seed).await);
+            }
+        }
+    }
+    eprintln!(
+        "attention decode: worst error {:.1}% of the bound",
+        worst * 100.0
+    );
+});
+
+// Chunks with no visible key (more chunks than keys, and a window of one key) must contribute
+// nothing, not NaN: a window of 1 makes each output exactly its own value row.
+gpu_test!(attention_with_empty_chunks_and_a_one_key_window, |gpu| {
+    check_attention(&gpu, Case::new(9, 3, 64, 1, 2).chunks(7), 300).await;
+    check_attention(&gpu, Case::new(4, 1, 256, 7, 3).window(1).chunks(5), 301).await;
+
+    let (heads, kv, hd, tokens) = (4usize, 2usize, 8usize, 3usize);
+    let mut rng = Rng::new(302);
+    let values = rng.vec(tokens * kv * hd, -1.0, 1.0);
+    let keys = rng.vec(tokens * kv * hd, -1.0, 1.0);
+    let q = rng.vec(tokens * heads * hd, -1.0, 1.0);
+    let cache = KvCache::new(&gpu, tokens, kv, hd).unwrap();
+    let mut batch = gpu.batch("one-key window");
+    let shape = [tokens, kv, hd];
+    // Named, so each upload keeps its buffer until the batch is submitted.
+    let (tk, tv) = (
+        gpu.upload("k", &keys, &shape).unwrap(),
+        gpu.upload("v", &values, &shape).unwrap(),
+    );
+    cache.write(&mut batch, &tk, &tv, 0).unwrap();
+    let params = AttentionParams {
+        window: Some(1),
+        ..AttentionParams::new(0.5)
+    };
+    let tq = gpu.upload("q", &q, &[tokens, heads, hd]).unwrap();
+    let out = ops::attention(&mut batch, &tq, &cache, 0, &params).unwrap();
+    let out = batch.submit_and_read(&out).await.unwrap();
+    for t in 0..tokens {
+        for h in 0..heads {
+            let own = &values[(t * kv + h / (heads / kv)) * hd..][..hd];
+            let what = format!("one-key window, token {t} head {h}");
+            assert_same(&what, &out[(t * heads + h) * hd..][..hd], own);
+        }
+    }
+});
+
+gpu_test!(attention_rejects_inconsistent_shapes, |gpu| {
+    let cache = KvCache::new(&gpu, 8, 3, 64).unwrap();
+    let mut batch = gpu.batch("attention errors");
+    let params = AttentionParams::new(0.125);
+    let q = gpu.empty("q", &[2, 9, 64]).unwrap();
+    let cases: [(&str, lantern_gpu::Result<lantern_gpu::Tensor>); 5] = [
+        (
+            "past the cache",
+            ops::attention(&mut batch, &q, &cache, 7, &params),
+        ),
+        (
+            "share",
+            ops::attention(
+                &mut batch,
+                &gpu.empty("q", &[1, 8, 64]).unwrap(),
+                &cache,
+                0,
+                &params,
+            ),
+        ),
+        (
+            "heads of 32",
+            ops::attention(
+                &mut batch,
+                &gpu.empty("q", &[1, 9, 32]).unwrap(),
+                &cache,
+                0,
+                &params,
+            ),
+        ),
+        (
+            "window of 0",
+            ops::attention(
+                &mut batch,
+                &q,
+                &cache,
+                0,
+                &AttentionParams {
+                    window: Some(0),
+                    ..params
+                },
+            ),
+        ),
+        (
+            "key chunks",
+            attention_split(
+                &mut batch,
+                &q,
+                &cache,
+                0,
+                &params,
+                AttentionSplit {
+                    key_chunks: Some(257),
+                },
+            ),
+        ),
+    ];
+    for (expected, result) in cases {
+        let err = result.err().expect(expected);
+        assert!(err.to_string().contains(expected), "{expected}: {err}");
+    }
+    assert_eq!(batch.dispatch_count(), 0);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Putting them together
+
+// A decode loop as a model runs it: per step, QK-norm, rope at the step's position, the cache
+// write and attention, all in one batch; each step's output checked against the references, and
+// after warm-up no step creates a buffer (the position travels in the parameter block).
+gpu_test!(decode_steps_match_reference_and_allocate_nothing, |gpu| {
+    let (heads, kv_heads, head_dim, steps) = (4usize, 1usize, 256usize, 12usize);
+    let mut rng = Rng::new(400);
+    let rope = Rope::new(RopeStyle::Neox, head_dim, 1e6);
+    let norm = RmsNorm::new(1e-6);
+    let params = AttentionParams {
+        window: Some(8),
+        ..AttentionParams::new(1.0 / 16.0)
+    };
+    let q_norm = rng.vec(head_dim, 0.5, 1.5);
+    let k_norm = rng.vec(head_dim, 0.5, 1.5);
+    let (tq_norm, tk_norm) = (
+        gpu.upload("q_norm", &q_norm, &[head_dim]).unwrap(),
+        gpu.upload("k_norm", &k_norm, &[head_dim]).unwrap(),
+    );
+    let cache = KvCache::new(&gpu, steps, kv_heads, head_dim).unwrap();
+    let (mut keys, mut values) = (Vec::new(), Vec::new());
+    let mut created = Vec::new();
+    for step in 0..steps {
+        let q = rng.vec(heads * head_dim, -2.0, 2.0);
+        let k = rng.vec(kv_heads * head_dim, -2.0, 2.0);
+        let v = rng.vec(kv_heads * head_dim, -1.0, 1.0);
+        let before = gpu.pool().stats().created;
+        let mut batch = gpu.batch("decode step");
+        let tq = gpu.upload("q", &q, &[1, heads, head_dim]).unwrap();
+        let tk = gpu.upload("k", &k, &[1, kv_heads, head_dim]).unwrap();
+        let tv = gpu.upload("v", &v, &[1, kv_heads, head_dim]).unwrap();
+        let qn = ops::rms_norm(&mut batch, &tq, &tq_norm, norm).unwrap();
+        let kn = ops::rms_norm(&mut batch, &tk, &tk_norm, norm).unwrap();
+        ops::rope(&mut batch, &qn, &rope, step as u32).unwrap();
+        ops::rope(&mut batch, &kn, &rope, step as u32).unwrap();
+        cache.write(&mut batch, &kn, &tv, step).unwrap();
+        let out = ops::attention(&mut batch, &qn, &cache, step, &params).unwrap();
+        let out = batch.submit_and_read(&out).await.unwrap();
+        let (qn, kn) = (gpu.read(&qn).await.unwrap(), gpu.read(&kn).await.unwrap());
+        created.push(gpu.pool().stats().created - before);
+
+        // QK-norm then rope: rope's bound, plus the norm's relative error carried through the
+        // rotation (at most the pair's |x0| + |x1| times it, which rope's bound is 8u of).
+        let rel = reference::rms_norm_relative_bound(head_dim) / (4.0 * f32::EPSILON);
+        for (what, gpu_out, x, w, n) in [
+            ("q", &qn, &q, &q_norm, heads),
+            ("k", &kn, &k, &k_norm, kv_heads),
+        ] {
+            let normed = reference::rms_norm(x, w, norm.eps, 0.0);
+            let want = reference::rope(&normed, n, head_dim, &rope, step);
+            let bound: Vec<f32> = reference::rope_error_bound(&normed, head_dim, &rope)
+                .iter()
+                .map(|b| b * (1.0 + rel))
+                .collect();
+            assert_within(
+                &format!("step {step}: {what} after norm and rope"),
+                gpu_out,
+                &want,
+                &bound,
+            );
+        }
+
+        // Attention from the GPU's own q and keys, so that its bound applies as it is.
+        keys.extend_from_slice(&kn);
+        values.extend_from_slice(&v);
+        let shape = AttentionShape {
+            tokens: 1,
+            n_heads: heads,
+            n_kv_heads: kv_heads,
+            head_dim,
+            start: step,
+        };
+        let want = reference::attention(&qn, &keys, &values, &shape, &params);
+        let bound = reference::attention_error_bound(&qn, &keys, &values, &shape, &params);
+        assert_within(&format!("decode step {step}"), &out, &want, &bound);
+    }
+    assert!(
+        created[2..].iter().all(|&c| c == 0),
+        "buffers created per step: {created:?}"
+    );
+});

@@ -1,0 +1,190 @@
+//! One forward pass recorded into one [`Batch`]: the same math as `crate::reference`, on the
+//! GPU. Prefill (T tokens) multiplies with `quant_matmul`; decode (T = 1) with `quant_matvec`.
+//!
+//! Scratch tensors are simply dropped when no longer needed: a dropped tensor's buffer goes back
+//! to the pool and a later launcher of the same batch may get it, which is safe because every
+//! launcher writes its output with a dispatch recorded after the last read of the old contents
+//! (commands run in order). The only `queue.write_buffer` of the pass, the token ids, is uploaded
+//! before recording starts and held by the batch, so it cannot land in a recycled buffer.
+
+use lantern_core::config::{
+    Activation as ConfigActivation, AttentionLayout, ModelConfig, RopeScaling,
+    RopeStyle as ConfigRopeStyle,
+};
+use lantern_gpu::ops::{self, Activation, AttentionParams, KvCache, RmsNorm, Rope, RopeStyle};
+use lantern_gpu::quant::QuantMatrix;
+use lantern_gpu::{Batch, Gpu, Tensor};
+
+use super::weights::Weights;
+use super::{ModelError, Result};
+
+/// Per-layer constants of the pass, worked out once from the config at load.
+pub(super) struct Plan {
+    pub norm: RmsNorm,
+    pub activation: Activation,
+    pub embedding_scale: f32,
+    pub n_heads: usize,
+    pub n_kv_heads: usize,
+    pub head_dim: usize,
+    pub final_logit_softcap: Option<f32>,
+    pub layers: Vec<LayerPlan>,
+}
+
+pub(super) struct LayerPlan {
+    pub rope: Option<Rope>,
+    pub attention: AttentionParams,
+}
+
+impl Plan {
+    pub fn new(c: &ModelConfig) -> Result<Plan> {
+        let activation = match c.activation {
+            ConfigActivation::Silu => Activation::Silu,
+            ConfigActivation::GeluTanh => Activation::GeluTanh,
+            ConfigActivation::Gelu => {
+                return Err(ModelError::Unsupported(
+                    "the exact (erf) GELU has no GPU kernel; only SiLU and GELU-tanh do".into(),
+                ));
+            }
+        };
+        if !c.attention.causal {
+            return Err(ModelError::Unsupported(
+                "bidirectional attention (an encoder) is not a language model".into(),
+            ));
+        }
+        let mut norm = RmsNorm::new(c.norm.eps);
+        norm.weight_offset = c.norm.weight_offset;
+        let layers = (0..c.n_layers)
+            .map(|l| {
+                let sliding = c.is_sliding(l);
+                let rope = match (&c.rope, c.rope_base(l)) {
+                    (Some(r), Some(base)) => {
+                        let style = match r.style {
+                            ConfigRopeStyle::Normal => RopeStyle::Normal,
+                            ConfigRopeStyle::Neox => RopeStyle::Neox,
+                        };
+                        let mut rope = Rope::new(style, r.dims as usize, base);
+                        // As the reference: linear scaling applies to global layers only.
+                        if let RopeScaling::Linear { factor } = r.scaling
+                            && !sliding
+                        {
+                            rope.position_scale = 1.0 / factor;
+                        }
+                        Some(rope)
+                    }
+                    _ => None,
+                };
+                let mut attention = AttentionParams::new(c.attention.query_scale());
+                attention.window = match c.attention.layout {
+                    AttentionLayout::Interleaved { window, .. } if sliding => Some(window as usize),
+                    _ => None,
+                };
+                LayerPlan { rope, attention }
+            })
+            .collect();
+        Ok(Plan {
+            norm,
+            activation,
+            embedding_scale: c.embedding_scale,
+            n_heads: c.n_heads as usize,
+            n_kv_heads: c.n_kv_heads as usize,
+            head_dim: c.head_dim as usize,
+            final_logit_softcap: c.final_logit_softcap,
+            layers,
+        })
+    }
+}
+
+/// `x·Wᵀ` for `x` of `[T, cols]`: the matrix-vector kernel for one token, the tiled
+/// matrix-matrix kernel for several.
+fn linear(batch: &mut Batch<'_>, x: &Tensor, w: &QuantMatrix) -> Result<Tensor> {
+    Ok(if x.shape()[0] == 1 {
+        ops::quant_matvec(batch, w, x)?
+    } else {
+        ops::quant_matmul(batch, x, w)?
+    })
+}
+
+/// Runs `tokens` at positions `start ..` (writing their keys and values into `caches`) in one
+/// submission, and returns the logits after the last token.
+pub(super) async fn forward(
+    gpu: &Gpu,
+    weights: &Weights,
+    plan: &Plan,
+    caches: &[KvCache],
+    tokens: &[u32],
+    start: usize,
+) -> Result<Vec<f32>> {
+    let t = tokens.len();
+    let (nh, nkv, hd) = (plan.n_heads, plan.n_kv_heads, plan.head_dim);
+    let ids = ops::upload_ids(gpu, tokens, weights.embedding.rows())?;
+    let mut batch = gpu.batch(if t == 1 { "decode" } else { "prefill" });
+    let b = &mut batch;
+
+    // The residual stream, [T, hidden], updated in place by each block.
+    let x = ops::embedding(b, &weights.embedding, &ids, plan.embedding_scale)?;
+    b.hold(ids);
+    let mut h = ops::rms_norm(b, &x, &weights.layers[0].attn_norm, plan.norm)?;
+    let position = u32::try_from(start).map_err(|_| ModelError::ContextOverflow {
+        position: start,
+        tokens: t,
+        max_context: caches[0].max_ctx(),
+    })?;
+
+    for (l, (layer, lp)) in weights.layers.iter().zip(&plan.layers).enumerate() {
+        // Attention block: h is the normalised residual.
+        let mut q = linear(b, &h, &layer.q)?.reshape(&[t, nh, hd])?;
+        let mut k = linear(b, &h, &layer.k)?.reshape(&[t, nkv, hd])?;
+        let v = linear(b, &h, &layer.v)?.reshape(&[t, nkv, hd])?;
+        if let (Some(qn), Some(kn)) = (&layer.q_norm, &layer.k_norm) {
+            q = ops::rms_norm(b, &q, qn, plan.norm)?;
+            k = ops::rms_norm(b, &k, kn, plan.norm)?;
+        }
+        if let Some(rope) = &lp.rope {
+            ops::rope(b, &q, rope, position)?;
+            ops::rope(b, &k, rope, position)?;
+        }
+        caches[l].write(b, &k, &v, start)?;
+        let attn =
+            ops::attention(b, &q, &caches[l], start, &lp.attention)?.reshape(&[t, nh * hd])?;
+        let mut attn_out = linear(b, &attn, &layer.o)?;
+        if let Some(post) = &layer.post_attn_norm {
+            attn_out = ops::rms_norm(b, &attn_out, post, plan.norm)?;
+        }
+        // x += attn_out, and the feed-forward block's pre-norm, in one pass.
+        h = ops::add_rms_norm(b, &x, &attn_out, &layer.ffn_norm, plan.norm)?;
+
+        let up = linear(b, &h, &layer.up)?;
+        let inner = match &layer.gate {
+            Some(gate) => {
+                let gate = linear(b, &h, gate)?;
+                ops::gated_activation(b, &gate, &up, plan.activation)?
+            }
+            None => ops::activation(b, &up, plan.activation)?,
+        };
+        let mut ffn_out = linear(b, &inner, &layer.down)?;
+        if let Some(post) = &layer.post_ffn_norm {
+            ffn_out = ops::rms_norm(b, &ffn_out, post, plan.norm)?;
+        }
+        match weights.layers.get(l + 1) {
+            // x += ffn_out, fused with the next layer's attention pre-norm.
+            Some(next) => h = ops::add_rms_norm(b, &x, &ffn_out, &next.attn_norm, plan.norm)?,
+            None => ops::add_in_place(b, &x, &ffn_out)?,
+        }
+    }
+
+    // Only the last token's logits are needed: normalise and project just its row.
+    let hidden = weights.embedding.cols();
+    let last = gpu.empty("last hidden state", &[1, hidden])?;
+    b.copy(&x, (t - 1) * hidden, &last, 0, hidden)?;
+    let last = ops::rms_norm(b, &last, &weights.output_norm, plan.norm)?;
+    let output = weights.output.as_ref().unwrap_or(&weights.embedding);
+    let logits = ops::quant_matvec(b, output, &last)?;
+    let mut logits = batch.submit_and_read(&logits).await?;
+    // Soft-capping (Gemma 2 style) touches only the read-back vector; done on the CPU.
+    if let Some(cap) = plan.final_logit_softcap {
+        for v in &mut logits {
+            *v = cap * (*v / cap).tanh();
+        }
+    }
+    Ok(logits)
+}

@@ -1,0 +1,216 @@
+//! The GPU decoder: Llama (SmolLM2) and Gemma 3 from one implementation driven by
+//! [`ModelConfig`], the same math as [`crate::reference`] on `lantern-gpu`'s kernels.
+//!
+//! - [`weights`]: GGUF tensors streamed into quantized GPU matrices (no dequantized copies).
+//! - `forward`: one forward pass recorded into one batch, one submission, one readback of the
+//!   last position's logits.
+//!
+//! [`GpuModel`] owns its KV caches (allocated once at load, for [`ModelOptions::max_context`]
+//! positions) and implements [`LanguageModel`], so it runs through the shared generation loop.
+
+mod forward;
+pub mod weights;
+
+use lantern_core::GgmlType;
+use lantern_core::config::{Architecture, ModelConfig};
+use lantern_core::gguf::{GgufFile, GgufHeader};
+use lantern_gpu::ops::KvCache;
+use lantern_gpu::{Gpu, GpuError};
+use thiserror::Error;
+
+use crate::generate::{GenerateError, LanguageModel};
+use forward::Plan;
+pub use weights::{ChunkSource, SliceChunks, weight_format};
+
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum ModelError {
+    #[error("model config: {0}")]
+    Config(#[from] lantern_core::config::ConfigError),
+    #[error("model file: {0}")]
+    Gguf(#[from] lantern_core::gguf::GgufError),
+    #[error("GPU: {0}")]
+    Gpu(#[from] GpuError),
+    #[error("architecture {0:?} is not a decoder this model runs (llama and gemma3 are)")]
+    UnsupportedArchitecture(Architecture),
+    #[error("unsupported model: {0}")]
+    Unsupported(String),
+    #[error("tensor '{name}' has type {ty:?}, which the GPU kernels do not read")]
+    UnsupportedTensorType { name: String, ty: GgmlType },
+    #[error("tensor '{0}' is missing")]
+    MissingTensor(String),
+    #[error("tensor '{name}' has shape {got:?}, expected {expected:?}")]
+    Shape {
+        name: String,
+        expected: Vec<u64>,
+        got: Vec<u64>,
+    },
+    #[error("the model file ended {missing_bytes} bytes before its last tensor")]
+    Truncated { missing_bytes: u64 },
+    #[error("reading the model file: {0}")]
+    Source(String),
+    #[error(
+        "{tokens} tokens at position {position} do not fit the KV cache of {max_context} positions"
+    )]
+    ContextOverflow {
+        position: usize,
+        tokens: usize,
+        max_context: usize,
+    },
+    #[error("forward needs at least one token")]
+    NoTokens,
+}
+
+pub type Result<T> = std::result::Result<T, ModelError>;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ModelOptions {
+    /// Positions the KV caches hold: the model's context length, capped at this. Default 4096,
+    /// which keeps the caches of both target models under 200 MB.
+    pub max_context: usize,
+    /// Bytes per chunk when a file already in memory is streamed into the GPU. Default 16 MiB.
+    pub chunk_bytes: usize,
+}
+
+impl Default for ModelOptions {
+    fn default() -> Self {
+        ModelOptions {
+            max_context: 4096,
+            chunk_bytes: 16 << 20,
+        }
+    }
+}
+
+pub struct GpuModel<'g> {
+    gpu: &'g Gpu,
+    config: ModelConfig,
+    weights: weights::Weights,
+    plan: Plan,
+    /// One per layer, `max_context` positions each.
+    caches: Vec<KvCache>,
+    /// Positions filled: where the next token goes.
+    position: usize,
+}
+
+impl<'g> GpuModel<'g> {
+    /// Loads a model from a whole GGUF file in memory, streaming it through the same path a
+    /// download would take.
+    pub async fn from_gguf_bytes(
+        gpu: &'g Gpu,
+        bytes: &[u8],
+        options: &ModelOptions,
+    ) -> Result<GpuModel<'g>> {
+        let file = GgufFile::open(bytes)?;
+        let mut source = SliceChunks::new(bytes, options.chunk_bytes);
+        Self::from_stream(gpu, file.header(), &mut source, options).await
+    }
+
+    /// Loads a model from its parsed header and the file's bytes from position 0, chunk by
+    /// chunk (header bytes included: the tensor stream skips them).
+    pub async fn from_stream(
+        gpu: &'g Gpu,
+        header: &GgufHeader,
+        source: &mut impl ChunkSource,
+        options: &ModelOptions,
+    ) -> Result<GpuModel<'g>> {
+        let config = ModelConfig::from_gguf(header)?;
+        match config.architecture {
+            Architecture::Llama | Architecture::Gemma3 => {}
+            other => return Err(ModelError::UnsupportedArchitecture(other)),
+        }
+        let plan = Plan::new(&config)?;
+        let weights = weights::load(gpu, header, &config, source).await?;
+        let max_context = (config.context_length as usize).min(options.max_context.max(1));
+        let caches = (0..config.n_layers)
+            .map(|_| {
+                KvCache::new(
+                    gpu,
+                    max_context,
+                    config.n_kv_heads as usize,
+                    config.head_dim as usize,
+                )
+            })
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        Ok(GpuModel {
+            gpu,
+            config,
+            weights,
+            plan,
+            caches,
+            position: 0,
+        })
+    }
+
+    pub fn config(&self) -> &ModelConfig {
+        &self.config
+    }
+
+    /// Positions the KV cache holds.
+    pub fn max_context(&self) -> usize {
+        self.caches[0].max_ctx()
+    }
+
+    /// Forgets the conversation: the next token goes to position 0.
+    pub fn reset(&mut self) {
+        self.position = 0;
+    }
+
+    /// Goes back to `position` (≤ the current one), keeping the cache before it: a chat can
+    /// drop a reply and regenerate it without recomputing the prompt.
+    pub fn rewind(&mut self, position: usize) {
+        self.position = self.position.min(position);
+    }
+
+    /// GPU bytes of the weights one decode step reads (every layer's matrices and the output
+    /// projection).
+    pub fn decode_weight_bytes(&self) -> u64 {
+        self.weights.decode_bytes()
+    }
+
+    /// GPU bytes of all weights.
+    pub fn weight_bytes(&self) -> u64 {
+        self.weights.total_bytes()
+    }
+
+    /// Runs `tokens` at the next positions in one GPU submission and returns the logits after
+    /// the last one (`vocab_size` values).
+    pub async fn forward_tokens(&mut self, tokens: &[u32]) -> Result<Vec<f32>> {
+        if tokens.is_empty() {
+            return Err(ModelError::NoTokens);
+        }
+        if self.position + tokens.len() > self.max_context() {
+            return Err(ModelError::ContextOverflow {
+                position: self.position,
+                tokens: tokens.len(),
+                max_context: self.max_context(),
+            });
+        }
+        let logits = forward::forward(
+            self.gpu,
+            &self.weights,
+            &self.plan,
+            &self.caches,
+            tokens,
+            self.position,
+        )
+        .await?;
+        self.position += tokens.len();
+        Ok(logits)
+    }
+}
+
+impl LanguageModel for GpuModel<'_> {
+    fn context_length(&self) -> usize {
+        self.max_context()
+    }
+
+    fn position(&self) -> usize {
+        self.position
+    }
+
+    async fn forward(&mut self, tokens: &[u32]) -> std::result::Result<Vec<f32>, GenerateError> {
+        self.forward_tokens(tokens)
+            .await
+            .map_err(|e| GenerateError::Model(e.to_string()))
+    }
+}

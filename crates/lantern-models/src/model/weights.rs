@@ -1,0 +1,379 @@
+//! The GPU model's weights: every matrix a [`QuantMatrix`] in its GGUF format (repacked, never
+//! dequantized), every norm vector an f32 tensor, each checked against the shape the config
+//! implies.
+//!
+//! Loading is built around [`TensorStream`]: the header comes first and says what to allocate,
+//! then the file's bytes arrive in chunks of any size and are routed to their tensors as they
+//! come (matrices through their [`MatrixWriter`]s, vectors gathered until complete). A whole
+//! file in memory is just one source of chunks; a browser download is another.
+
+use std::collections::HashMap;
+use std::future::Future;
+
+use lantern_core::GgmlType;
+use lantern_core::config::ModelConfig;
+use lantern_core::gguf::{GgufHeader, TensorStream};
+use lantern_gpu::quant::{MatrixWriter, QuantMatrix, WeightFormat};
+use lantern_gpu::{Gpu, Tensor};
+
+use super::{ModelError, Result};
+
+/// The weight format the GPU kernels read for a GGUF tensor type, or `None` when they have no
+/// decoder for it.
+pub fn weight_format(ty: GgmlType) -> Option<WeightFormat> {
+    Some(match ty {
+        GgmlType::F32 => WeightFormat::F32,
+        GgmlType::F16 => WeightFormat::F16,
+        GgmlType::Q8_0 => WeightFormat::Q8_0,
+        GgmlType::Q4_0 => WeightFormat::Q4_0,
+        GgmlType::Q4_1 => WeightFormat::Q4_1,
+        GgmlType::Q5_0 => WeightFormat::Q5_0,
+        GgmlType::Q4_K => WeightFormat::Q4_K,
+        GgmlType::Q6_K => WeightFormat::Q6_K,
+        _ => return None,
+    })
+}
+
+/// Where a file's bytes come from, chunk by chunk, in file order.
+pub trait ChunkSource {
+    /// The next chunk, or `None` at the end of the file.
+    fn next_chunk(&mut self) -> impl Future<Output = Result<Option<Vec<u8>>>>;
+}
+
+/// A file already in memory, handed out in chunks (as a download would arrive).
+pub struct SliceChunks<'a> {
+    rest: &'a [u8],
+    chunk: usize,
+}
+
+impl<'a> SliceChunks<'a> {
+    pub fn new(bytes: &'a [u8], chunk: usize) -> Self {
+        SliceChunks {
+            rest: bytes,
+            chunk: chunk.max(1),
+        }
+    }
+}
+
+impl ChunkSource for SliceChunks<'_> {
+    async fn next_chunk(&mut self) -> Result<Option<Vec<u8>>> {
+        if self.rest.is_empty() {
+            return Ok(None);
+        }
+        let (chunk, rest) = self.rest.split_at(self.chunk.min(self.rest.len()));
+        self.rest = rest;
+        Ok(Some(chunk.to_vec()))
+    }
+}
+
+pub(super) struct Layer {
+    pub attn_norm: Tensor,
+    pub q: QuantMatrix,
+    pub k: QuantMatrix,
+    pub v: QuantMatrix,
+    pub o: QuantMatrix,
+    pub q_norm: Option<Tensor>,
+    pub k_norm: Option<Tensor>,
+    pub post_attn_norm: Option<Tensor>,
+    pub ffn_norm: Tensor,
+    pub gate: Option<QuantMatrix>,
+    pub up: QuantMatrix,
+    pub down: QuantMatrix,
+    pub post_ffn_norm: Option<Tensor>,
+}
+
+pub(super) struct Weights {
+    pub embedding: QuantMatrix,
+    /// `None` when the output projection is tied to the embedding.
+    pub output: Option<QuantMatrix>,
+    pub output_norm: Tensor,
+    pub layers: Vec<Layer>,
+}
+
+impl Weights {
+    /// GPU bytes of the matrices a decode step reads: every layer's, and the output projection
+    /// (the embedding gather reads one row, which is negligible).
+    pub fn decode_bytes(&self) -> u64 {
+        let layers: u64 = self
+            .layers
+            .iter()
+            .map(|l| {
+                [&l.q, &l.k, &l.v, &l.o, &l.up, &l.down]
+                    .into_iter()
+                    .chain(&l.gate)
+                    .map(QuantMatrix::size_bytes)
+                    .sum::<u64>()
+            })
+            .sum();
+        layers + self.output.as_ref().unwrap_or(&self.embedding).size_bytes()
+    }
+
+    /// GPU bytes of every weight.
+    pub fn total_bytes(&self) -> u64 {
+        let vectors: u64 = self
+            .layers
+            .iter()
+            .flat_map(|l| {
+                [&l.attn_norm, &l.ffn_norm]
+                    .into_iter()
+                    .chain(&l.q_norm)
+                    .chain(&l.k_norm)
+                    .chain(&l.post_attn_norm)
+                    .chain(&l.post_ffn_norm)
+            })
+            .map(Tensor::size_bytes)
+            .sum();
+        // The embedding is already counted when it doubles as the output projection.
+        let untied_embedding = self
+            .output
+            .as_ref()
+            .map_or(0, |_| self.embedding.size_bytes());
+        self.decode_bytes() + untied_embedding + self.output_norm.size_bytes() + vectors
+    }
+}
+
+/// What the config expects a tensor to be.
+#[derive(Clone, Copy)]
+enum Expect {
+    /// `rows` outputs of `cols` inputs (GGUF shape `[cols, rows]`).
+    Matrix {
+        rows: usize,
+        cols: usize,
+    },
+    Vector {
+        len: usize,
+    },
+}
+
+/// A filled tensor.
+enum Loaded {
+    Matrix(QuantMatrix),
+    Vector(Tensor),
+}
+
+/// Where a tensor's bytes go while the file streams in.
+enum Target {
+    /// Index into the matrices allocated from the header.
+    Matrix(usize),
+    /// Index into the vectors being gathered.
+    Vector(usize),
+}
+
+/// Every tensor the decoder reads, by GGUF name, with the shape the config implies.
+fn plan(c: &ModelConfig) -> Vec<(String, Expect)> {
+    let hidden = c.hidden_size as usize;
+    let (hd, q_dim, kv_dim) = (
+        c.head_dim as usize,
+        (c.n_heads * c.head_dim) as usize,
+        (c.n_kv_heads * c.head_dim) as usize,
+    );
+    let ffn = c.ffn_size as usize;
+    let m = |rows, cols| Expect::Matrix { rows, cols };
+    let v = |len| Expect::Vector { len };
+    let mut plan = vec![
+        (
+            "token_embd.weight".to_owned(),
+            m(c.vocab_size as usize, hidden),
+        ),
+        ("output_norm.weight".to_owned(), v(hidden)),
+    ];
+    if !c.tied_output {
+        plan.push(("output.weight".to_owned(), m(c.vocab_size as usize, hidden)));
+    }
+    for i in 0..c.n_layers {
+        let t = |name: &str| format!("blk.{i}.{name}.weight");
+        plan.extend([
+            (t("attn_norm"), v(hidden)),
+            (t("attn_q"), m(q_dim, hidden)),
+            (t("attn_k"), m(kv_dim, hidden)),
+            (t("attn_v"), m(kv_dim, hidden)),
+            (t("attn_output"), m(hidden, q_dim)),
+            (t("ffn_norm"), v(hidden)),
+            (t("ffn_up"), m(ffn, hidden)),
+            (t("ffn_down"), m(hidden, ffn)),
+        ]);
+        if c.gated_ffn {
+            plan.push((t("ffn_gate"), m(ffn, hidden)));
+        }
+        if c.attention.qk_norm {
+            plan.extend([(t("attn_q_norm"), v(hd)), (t("attn_k_norm"), v(hd))]);
+        }
+    }
+    plan
+}
+
+/// Optional per-layer norms: loaded when the file has them (Gemma's sandwich norms).
+fn optional_plan(c: &ModelConfig) -> Vec<(String, Expect)> {
+    let hidden = c.hidden_size as usize;
+    (0..c.n_layers)
+        .flat_map(|i| {
+            ["post_attention_norm", "post_ffw_norm"].map(|n| {
+                (
+                    format!("blk.{i}.{n}.weight"),
+                    Expect::Vector { len: hidden },
+                )
+            })
+        })
+        .collect()
+}
+
+/// Allocates every tensor from the header, streams the file's bytes from `source` into them, and
+/// checks that each tensor arrived whole.
+pub(super) async fn load(
+    gpu: &Gpu,
+    header: &GgufHeader,
+    c: &ModelConfig,
+    source: &mut impl ChunkSource,
+) -> Result<Weights> {
+    // Header first: check and allocate everything before any data arrives. Matrices are kept
+    // apart from the vectors so that their writers can borrow them while vectors fill up.
+    let mut targets: HashMap<usize, Target> = HashMap::new();
+    let mut matrices: Vec<(String, QuantMatrix)> = Vec::new();
+    let mut vectors: Vec<(String, usize, Vec<u8>)> = Vec::new();
+    let required = plan(c).into_iter().map(|p| (p, true));
+    let optional = optional_plan(c).into_iter().map(|p| (p, false));
+    for ((name, expect), required) in required.chain(optional) {
+        let Some(index) = header.tensors().iter().position(|t| t.name() == name) else {
+            if required {
+                return Err(ModelError::MissingTensor(name));
+            }
+            continue;
+        };
+        let info = &header.tensors()[index];
+        let unsupported = || ModelError::UnsupportedTensorType {
+            name: name.clone(),
+            ty: info.ggml_type(),
+        };
+        match expect {
+            Expect::Matrix { rows, cols } => {
+                check_shape(&name, info.shape(), &[cols as u64, rows as u64])?;
+                let format = weight_format(info.ggml_type()).ok_or_else(unsupported)?;
+                let matrix = QuantMatrix::new(gpu, &name, format, rows, cols)?;
+                targets.insert(index, Target::Matrix(matrices.len()));
+                matrices.push((name, matrix));
+            }
+            Expect::Vector { len } => {
+                check_shape(&name, info.shape(), &[len as u64])?;
+                if info.ggml_type() != GgmlType::F32 {
+                    return Err(unsupported());
+                }
+                targets.insert(index, Target::Vector(vectors.len()));
+                vectors.push((name, len, Vec::with_capacity(len * 4)));
+            }
+        }
+    }
+
+    // Then the data, in file order. A matrix's writer lives from its first piece to its last.
+    {
+        let mut writers: HashMap<usize, MatrixWriter<'_>> = HashMap::new();
+        let mut stream = TensorStream::new(header, 0);
+        while !stream.is_complete() {
+            let Some(chunk) = source.next_chunk().await? else {
+                return Err(ModelError::Truncated {
+                    missing_bytes: stream.remaining(),
+                });
+            };
+            for piece in stream.feed(&chunk) {
+                match targets.get(&piece.tensor) {
+                    None => {} // a tensor the decoder does not read
+                    Some(&Target::Matrix(i)) => {
+                        let writer = writers
+                            .entry(i)
+                            .or_insert_with(|| matrices[i].1.writer(gpu));
+                        writer.write(piece.bytes)?;
+                        if piece.completes {
+                            writers.remove(&i).expect("inserted above").finish()?;
+                        }
+                    }
+                    Some(&Target::Vector(i)) => vectors[i].2.extend_from_slice(piece.bytes),
+                }
+            }
+        }
+    }
+
+    let mut loaded = HashMap::with_capacity(targets.len());
+    for (name, matrix) in matrices {
+        loaded.insert(name, Loaded::Matrix(matrix));
+    }
+    for (name, len, bytes) in vectors {
+        let values: Vec<f32> = bytes
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
+        let tensor = gpu.upload(&name, &values, &[len])?;
+        loaded.insert(name, Loaded::Vector(tensor));
+    }
+    assemble(c, loaded)
+}
+
+fn check_shape(name: &str, got: &[u64], expected: &[u64]) -> Result<()> {
+    if got == expected {
+        return Ok(());
+    }
+    Err(ModelError::Shape {
+        name: name.to_owned(),
+        expected: expected.to_vec(),
+        got: got.to_vec(),
+    })
+}
+
+/// Loaded tensors by name, taken out one by one into the model's structure.
+struct Take(HashMap<String, Loaded>);
+
+impl Take {
+    fn matrix(&mut self, name: &str) -> Result<QuantMatrix> {
+        match self.0.remove(name) {
+            Some(Loaded::Matrix(m)) => Ok(m),
+            _ => Err(ModelError::MissingTensor(name.to_owned())),
+        }
+    }
+
+    fn optional_vector(&mut self, name: &str) -> Option<Tensor> {
+        match self.0.remove(name) {
+            Some(Loaded::Vector(v)) => Some(v),
+            _ => None,
+        }
+    }
+
+    fn vector(&mut self, name: &str) -> Result<Tensor> {
+        self.optional_vector(name)
+            .ok_or_else(|| ModelError::MissingTensor(name.to_owned()))
+    }
+}
+
+/// Moves the loaded tensors into the model's structure.
+fn assemble(c: &ModelConfig, loaded: HashMap<String, Loaded>) -> Result<Weights> {
+    let mut take = Take(loaded);
+    let layers = (0..c.n_layers)
+        .map(|i| {
+            let t = |name: &str| format!("blk.{i}.{name}.weight");
+            Ok(Layer {
+                attn_norm: take.vector(&t("attn_norm"))?,
+                q: take.matrix(&t("attn_q"))?,
+                k: take.matrix(&t("attn_k"))?,
+                v: take.matrix(&t("attn_v"))?,
+                o: take.matrix(&t("attn_output"))?,
+                q_norm: take.optional_vector(&t("attn_q_norm")),
+                k_norm: take.optional_vector(&t("attn_k_norm")),
+                post_attn_norm: take.optional_vector(&t("post_attention_norm")),
+                ffn_norm: take.vector(&t("ffn_norm"))?,
+                gate: c
+                    .gated_ffn
+                    .then(|| take.matrix(&t("ffn_gate")))
+                    .transpose()?,
+                up: take.matrix(&t("ffn_up"))?,
+                down: take.matrix(&t("ffn_down"))?,
+                post_ffn_norm: take.optional_vector(&t("post_ffw_norm")),
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let output = (!c.tied_output)
+        .then(|| take.matrix("output.weight"))
+        .transpose()?;
+    Ok(Weights {
+        embedding: take.matrix("token_embd.weight")?,
+        output,
+        output_norm: take.vector("output_norm.weight")?,
+        layers,
+    })
+}

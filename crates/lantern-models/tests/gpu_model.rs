@@ -1,0 +1,303 @@
+//! The GPU model against the CPU reference (`lantern_models::reference`: weights dequantized to
+//! f32, f64 accumulation, written independently of the GPU code), on the real model files.
+//!
+//! Logits tolerance: max |gpu − reference| ≤ 1e-4 of the reference logits' spread (max − min),
+//! and the same argmax. Why that size: the GPU sums in f32 in its own order (tiled matmul,
+//! split attention, fused norms) where the reference sums in f64, so each op is off by a few
+//! f32 roundings (~1e-7 relative), compounded over 30 (SmolLM2) or 18 (Gemma) layers. Measured
+//! on lavapipe: 1.4e-6 (SmolLM2) and 1.8e-6 (Gemma 3) of the spread; prefill vs one-by-one
+//! decode 1.7e-6 and 0.9e-6. The bound leaves ~50× headroom for other adapters' summation
+//! orders and FMA contraction, while a real bug (a wrong index, a missing norm, rope on the wrong
+//! pairs, an off-by-one position) moves logits by percents of the spread.
+//!
+//! Greedy: the first 32 tokens of `generate::generate` at temperature 0 equal
+//! `ReferenceModel::greedy`'s, for three prompts per model.
+
+// Reads the models folder: native only.
+#![cfg(not(target_arch = "wasm32"))]
+
+use std::ops::ControlFlow;
+use std::path::PathBuf;
+
+use lantern_core::gguf::GgufFile;
+use lantern_core::sampling::SamplerConfig;
+use lantern_core::tokenizer::Tokenizer;
+use lantern_gpu::Gpu;
+use lantern_gpu::testing::test_gpu;
+use lantern_models::generate::{GenerateOptions, SystemClock, generate};
+use lantern_models::model::{GpuModel, ModelError, ModelOptions, SliceChunks};
+use lantern_models::reference::ReferenceModel;
+
+const SMOLLM2: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
+const GEMMA3: &str = "gemma-3-270m-q4_k_m.gguf";
+
+/// Fraction of the reference logits' spread the GPU logits may differ by (see the module docs).
+const LOGIT_TOLERANCE: f32 = 1e-4;
+
+fn model_bytes(name: &str) -> Vec<u8> {
+    let dir =
+        lantern_core::cache::models_dir().expect("no models folder: set LANTERN_CACHE or HOME");
+    let path: PathBuf = dir.join(name);
+    std::fs::read(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}. These tests need the real model files; fetch them with models/fetch.py",
+            path.display()
+        )
+    })
+}
+
+/// Small context: the tests use a few dozen positions, and smaller caches load faster.
+fn options() -> ModelOptions {
+    ModelOptions {
+        max_context: 256,
+        ..ModelOptions::default()
+    }
+}
+
+fn argmax(v: &[f32]) -> usize {
+    let mut best = 0;
+    for (i, &x) in v.iter().enumerate() {
+        if x > v[best] {
+            best = i;
+        }
+    }
+    best
+}
+
+/// Max |a − b| as a fraction of `reference`'s spread.
+fn relative_error(gpu: &[f32], reference: &[f32]) -> f32 {
+    assert_eq!(gpu.len(), reference.len(), "logit counts differ");
+    let max = reference.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
+    let min = reference.iter().cloned().fold(f32::INFINITY, f32::min);
+    let worst = gpu
+        .iter()
+        .zip(reference)
+        .map(|(g, r)| (g - r).abs())
+        .fold(
+            0f32,
+            |m, d| if d.is_nan() { f32::INFINITY } else { m.max(d) },
+        );
+    worst / (max - min)
+}
+
+fn assert_close(what: &str, gpu: &[f32], reference: &[f32]) -> f32 {
+    let err = relative_error(gpu, reference);
+    assert!(
+        err <= LOGIT_TOLERANCE,
+        "{what}: logits differ by {err:.2e} of their spread (tolerance {LOGIT_TOLERANCE})"
+    );
+    assert_eq!(argmax(gpu), argmax(reference), "{what}: argmax differs");
+    err
+}
+
+/// Prompt logits and the first decode steps against the reference; prefill against feeding the
+/// same tokens one at a time.
+async fn check_logits(gpu: &Gpu, file_name: &str, prompt: &str) {
+    let bytes = model_bytes(file_name);
+    let file = GgufFile::open(&bytes).unwrap();
+    let tokenizer = Tokenizer::from_gguf(file.metadata()).unwrap();
+    let reference = ReferenceModel::from_gguf(&file).unwrap();
+    let mut model = GpuModel::from_gguf_bytes(gpu, &bytes, &options())
+        .await
+        .unwrap();
+    let ids = tokenizer.encode(prompt, true, false).unwrap();
+
+    let mut cache = reference.new_cache();
+    let mut want = Vec::new();
+    for &t in &ids {
+        want = reference.step(&mut cache, t).unwrap();
+    }
+    let got = model.forward_tokens(&ids).await.unwrap();
+    let mut worst = assert_close(&format!("{file_name}: prompt"), &got, &want);
+    // Decode steps, feeding the reference's own argmax so both see the same tokens.
+    let mut fed = ids.clone();
+    for step in 0..4 {
+        let next = argmax(&want) as u32;
+        fed.push(next);
+        want = reference.step(&mut cache, next).unwrap();
+        let got = model.forward_tokens(&[next]).await.unwrap();
+        worst = worst.max(assert_close(
+            &format!("{file_name}: decode step {step}"),
+            &got,
+            &want,
+        ));
+    }
+
+    // Prefill of all tokens at once equals decoding them one by one.
+    model.reset();
+    let mut one_by_one = Vec::new();
+    for &t in &fed {
+        one_by_one = model.forward_tokens(&[t]).await.unwrap();
+    }
+    model.reset();
+    let prefill = model.forward_tokens(&fed).await.unwrap();
+    let prefill_vs_decode = assert_close(
+        &format!("{file_name}: prefill vs decode"),
+        &prefill,
+        &one_by_one,
+    );
+    println!(
+        "{file_name}: {} prompt tokens; worst logit error vs reference {worst:.2e} of the spread; \
+         prefill vs decode {prefill_vs_decode:.2e}",
+        ids.len()
+    );
+}
+
+/// Greedy generation through the shared loop against the reference's greedy continuation.
+async fn check_greedy(gpu: &Gpu, file_name: &str, prompts: &[&str], expect_first: Option<&str>) {
+    let bytes = model_bytes(file_name);
+    let file = GgufFile::open(&bytes).unwrap();
+    let tokenizer = Tokenizer::from_gguf(file.metadata()).unwrap();
+    let reference = ReferenceModel::from_gguf(&file).unwrap();
+    let mut model = GpuModel::from_gguf_bytes(gpu, &bytes, &options())
+        .await
+        .unwrap();
+    let options = GenerateOptions {
+        max_tokens: 32,
+        sampler: SamplerConfig::greedy(),
+        ignore_end_of_generation: true,
+        ..GenerateOptions::default()
+    };
+    for (i, prompt) in prompts.iter().enumerate() {
+        let ids = tokenizer.encode(prompt, true, false).unwrap();
+        model.reset();
+        let generation = generate(
+            &mut model,
+            &tokenizer,
+            &ids,
+            &options,
+            &SystemClock::default(),
+            |_| ControlFlow::Continue(()),
+        )
+        .await
+        .unwrap();
+        let want = reference.greedy(&ids, 32).unwrap();
+        assert_eq!(
+            generation.tokens,
+            want,
+            "{file_name}, prompt {prompt:?}: GPU {:?} vs reference {:?}",
+            generation.text,
+            tokenizer.decode(&want, true).unwrap()
+        );
+        if i == 0
+            && let Some(first) = expect_first
+        {
+            assert!(
+                generation.text.starts_with(first),
+                "{prompt:?} continued with {:?}",
+                generation.text
+            );
+        }
+        println!("{file_name}: {prompt:?} -> {:?}", generation.text);
+    }
+}
+
+#[test]
+fn smollm2_logits_match_reference() {
+    pollster::block_on(async {
+        let gpu = test_gpu().await;
+        check_logits(&gpu, SMOLLM2, "The capital of France is").await;
+    });
+}
+
+#[test]
+fn gemma3_logits_match_reference() {
+    pollster::block_on(async {
+        let gpu = test_gpu().await;
+        check_logits(&gpu, GEMMA3, "The quick brown fox jumps over the lazy").await;
+    });
+}
+
+#[test]
+fn smollm2_greedy_matches_reference() {
+    pollster::block_on(async {
+        let gpu = test_gpu().await;
+        check_greedy(
+            &gpu,
+            SMOLLM2,
+            &[
+                "The capital of France is",
+                "Water boils at a temperature of",
+                "def fibonacci(n):",
+            ],
+            Some(" Paris"),
+        )
+        .await;
+    });
+}
+
+#[test]
+fn gemma3_greedy_matches_reference() {
+    pollster::block_on(async {
+        let gpu = test_gpu().await;
+        check_greedy(
+            &gpu,
+            GEMMA3,
+            &[
+                "The capital of France is",
+                "Once upon a time, there was a",
+                "import numpy as np\n",
+            ],
+            None,
+        )
+        .await;
+    });
+}
+
+#[test]
+fn a_truncated_file_and_a_full_cache_are_clear_errors() {
+    pollster::block_on(async {
+        let gpu = test_gpu().await;
+        let bytes = model_bytes(SMOLLM2);
+        let file = GgufFile::open(&bytes).unwrap();
+
+        // The header is whole but the data stops 1000 bytes early, as a broken download would.
+        let cut = &bytes[..bytes.len() - 1000];
+        let mut source = SliceChunks::new(cut, 1 << 20);
+        let Err(err) = GpuModel::from_stream(&gpu, file.header(), &mut source, &options()).await
+        else {
+            panic!("a truncated file loaded");
+        };
+        assert!(
+            matches!(
+                err,
+                ModelError::Truncated {
+                    missing_bytes: 1000
+                }
+            ),
+            "{err}"
+        );
+
+        let small = ModelOptions {
+            max_context: 4,
+            ..ModelOptions::default()
+        };
+        let mut model = GpuModel::from_gguf_bytes(&gpu, &bytes, &small)
+            .await
+            .unwrap();
+        model.forward_tokens(&[1, 2, 3]).await.unwrap();
+        let Err(err) = model.forward_tokens(&[4, 5]).await else {
+            panic!("5 positions fit a 4-position cache");
+        };
+        assert!(
+            matches!(
+                err,
+                ModelError::ContextOverflow {
+                    position: 3,
+                    tokens: 2,
+                    max_context: 4
+                }
+            ),
+            "{err}"
+        );
+        // The failed call changed nothing: the last position is still free, and a token id
+        // outside the vocabulary is refused without taking it either.
+        let vocab = model.config().vocab_size;
+        let err = model.forward_tokens(&[vocab]).await.err();
+        assert!(
+            err.is_some(),
+            "a token id outside the vocabulary was accepted"
+        );
+        model.forward_tokens(&[4]).await.unwrap();
+    });
+}
