@@ -301,3 +301,40 @@ fn a_truncated_file_and_a_full_cache_are_clear_errors() {
         model.forward_tokens(&[4]).await.unwrap();
     });
 }
+
+/// The resource rules: weights take at most 1.1× the GGUF's tensor bytes on the GPU (no
+/// dequantized copies), and once warm a decode step creates no buffer (everything comes back
+/// from the pool).
+#[test]
+fn weights_stay_compact_and_decode_steps_allocate_nothing() {
+    pollster::block_on(async {
+        let gpu = test_gpu().await;
+        for name in [SMOLLM2, GEMMA3] {
+            let bytes = model_bytes(name);
+            let file = GgufFile::open(&bytes).unwrap();
+            let tensor_bytes: u64 = file.tensors().iter().map(|t| t.n_bytes()).sum();
+            let mut model = GpuModel::from_gguf_bytes(&gpu, &bytes, &options())
+                .await
+                .unwrap();
+            let ratio = model.weight_bytes() as f64 / tensor_bytes as f64;
+            assert!(
+                ratio <= 1.1,
+                "{name}: weights take {ratio:.3}× the file's tensor bytes"
+            );
+
+            model.forward_tokens(&[1, 2, 3]).await.unwrap();
+            for token in [4, 5] {
+                model.forward_tokens(&[token]).await.unwrap();
+            }
+            let warm = gpu.pool().stats().created;
+            for token in 6..12 {
+                model.forward_tokens(&[token]).await.unwrap();
+            }
+            assert_eq!(
+                gpu.pool().stats().created,
+                warm,
+                "{name}: decode steps created buffers after warm-up"
+            );
+        }
+    });
+}
