@@ -8,6 +8,7 @@
 //!   tensor back in the same submission ([`Batch::submit_and_read`]).
 //! - [`ops`]: typed launchers, one per kernel; [`reference`]: the CPU reference of every op.
 
+pub mod bandwidth;
 pub mod batch;
 pub mod device;
 pub mod error;

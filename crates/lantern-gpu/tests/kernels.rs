@@ -218,3 +218,28 @@ gpu_test!(self_check_passes, |gpu| {
     assert!(report.passed, "{report}");
     assert_eq!(report.checks.len(), 6);
 });
+
+/// The bandwidth probe reads every word exactly once: the XOR of its per-workgroup outputs must
+/// equal the XOR of all input words, for sizes below one workgroup's share, at the workgroup
+/// count cap (so invocations loop), and between.
+gpu_test!(bandwidth_probe_reads_every_word_once, |gpu| {
+    let mut rng = Rng::new(11);
+    for values in [4, 260, 4096 * 256 * 4 + 36, 3 * 4096 * 256 * 4 + 8] {
+        let bits: Vec<u32> = (0..values).map(|_| (rng.next_u64() >> 32) as u32).collect();
+        let data: Vec<f32> = bits.iter().map(|&b| f32::from_bits(b)).collect();
+        let t = gpu.upload("probe data", &data, &[values]).unwrap();
+        let mut batch = gpu.batch("probe test");
+        let out = ops::stream_read(&mut batch, &t).unwrap();
+        let folded = batch
+            .submit_and_read(&out)
+            .await
+            .unwrap()
+            .iter()
+            .fold(0u32, |acc, v| acc ^ v.to_bits());
+        let expected = bits.iter().fold(0u32, |acc, b| acc ^ b);
+        assert_eq!(folded, expected, "{values} values");
+    }
+    let mut batch = gpu.batch("probe test");
+    let odd = gpu.upload("odd", &[1.0; 6], &[6]).unwrap();
+    assert!(ops::stream_read(&mut batch, &odd).is_err());
+});

@@ -13,6 +13,7 @@ pub mod quant_matmul;
 pub mod quant_matvec;
 pub mod rope;
 pub mod softmax;
+pub mod stream_read;
 
 pub use attention::{AttentionParams, AttentionSplit, attention};
 pub use elementwise::{Activation, activation, add_in_place, gated_activation};
@@ -24,6 +25,7 @@ pub use quant_matmul::{QuantMatmulTiling, quant_matmul};
 pub use quant_matvec::{MatvecShape, quant_matvec};
 pub use rope::{Rope, RopeStyle, rope};
 pub use softmax::softmax;
+pub use stream_read::stream_read;
 
 use crate::error::{GpuError, Result};
 use crate::tensor::Tensor;

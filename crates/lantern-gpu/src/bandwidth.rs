@@ -1,0 +1,65 @@
+//! The adapter's streaming bandwidth, measured: the roofline that decode speed is compared with
+//! (a decode step reads every weight once, so bytes per token × tokens/s can at best reach it).
+
+use crate::device::Gpu;
+use crate::error::Result;
+use crate::ops::stream_read;
+
+/// What the probe measured.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Bandwidth {
+    /// Bytes one read of the probe buffer covers.
+    pub buffer_bytes: u64,
+    /// How many full reads were timed (one submission).
+    pub reads: u32,
+    pub milliseconds: f64,
+}
+
+impl Bandwidth {
+    pub fn gigabytes_per_second(&self) -> f64 {
+        if self.milliseconds > 0.0 {
+            self.buffer_bytes as f64 * self.reads as f64 / self.milliseconds / 1e6
+        } else {
+            0.0
+        }
+    }
+}
+
+/// Reads a buffer of up to `max_bytes` (capped by the device's binding limit) `reads` times in
+/// one submission and times it with `now_ms` (a monotonic clock in milliseconds: `Instant`
+/// natively, `performance.now()` in a browser). One untimed read first compiles the pipeline
+/// and warms the caches of the memory system's page tables.
+pub async fn measure(
+    gpu: &Gpu,
+    max_bytes: u64,
+    reads: u32,
+    now_ms: impl Fn() -> f64,
+) -> Result<Bandwidth> {
+    let limit = gpu.limits().max_storage_buffer_binding_size;
+    let bytes = max_bytes.min(limit).max(16) / 16 * 16;
+    let values = (bytes / 4) as usize;
+    // Distinct words, so a broken kernel or a skipped read shows up in the XOR.
+    let data: Vec<f32> = (0..values as u32).map(f32::from_bits).collect();
+    let buffer = gpu.upload("bandwidth probe", &data, &[values])?;
+    drop(data);
+
+    let mut warm_up = gpu.batch("bandwidth warm-up");
+    let out = stream_read(&mut warm_up, &buffer)?;
+    warm_up.submit_and_read(&out).await?;
+
+    let reads = reads.max(1);
+    let started = now_ms();
+    let mut batch = gpu.batch("bandwidth probe");
+    for _ in 1..reads {
+        // Held until the submission, so no later dispatch in this batch gets the same buffer.
+        let out = stream_read(&mut batch, &buffer)?;
+        batch.hold(out);
+    }
+    let out = stream_read(&mut batch, &buffer)?;
+    batch.submit_and_read(&out).await?;
+    Ok(Bandwidth {
+        buffer_bytes: bytes,
+        reads,
+        milliseconds: now_ms() - started,
+    })
+}
