@@ -10,7 +10,7 @@ use lantern_core::chat::{ChatTemplate, Message, RenderOptions};
 use lantern_core::gguf::GgufFile;
 use lantern_core::sampling::SamplerConfig;
 use lantern_core::tokenizer::Tokenizer;
-use lantern_gpu::{Gpu, GpuOptions};
+use lantern_gpu::{Gpu, GpuOptions, Precision};
 use lantern_models::generate::{
     Clock, FinishReason, GenerateOptions, Generation, LanguageModel, SystemClock, generate,
 };
@@ -45,6 +45,9 @@ pub struct SamplingArgs {
     /// Positions the KV cache holds (capped at the model's context length).
     #[arg(long, default_value_t = 4096)]
     pub max_context: usize,
+    /// What the weight products compute in: f32, or f16 (needs the adapter's shader-f16).
+    #[arg(long, default_value_t = Precision::F32)]
+    pub precision: Precision,
 }
 
 impl SamplingArgs {
@@ -74,13 +77,19 @@ struct Loaded<'g> {
     load_ms: f64,
 }
 
-async fn load<'g>(gpu: &'g Gpu, path: &Path, max_context: usize) -> Result<Loaded<'g>> {
+async fn load<'g>(
+    gpu: &'g Gpu,
+    path: &Path,
+    max_context: usize,
+    precision: Precision,
+) -> Result<Loaded<'g>> {
     let started = Instant::now();
     let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let file = GgufFile::open(&bytes)?;
     let tokenizer = Tokenizer::from_gguf(file.metadata())?;
     let options = ModelOptions {
         max_context,
+        precision,
         ..ModelOptions::default()
     };
     let model = GpuModel::from_gguf_bytes(gpu, &bytes, &options).await?;
@@ -123,7 +132,7 @@ pub async fn run_generate(
     json: bool,
 ) -> Result<()> {
     let gpu = Gpu::new(GpuOptions::default()).await?;
-    let mut loaded = load(&gpu, model, args.max_context).await?;
+    let mut loaded = load(&gpu, model, args.max_context, args.precision).await?;
     let ids = loaded.tokenizer.encode(prompt, true, false)?;
     let generation = generate(
         &mut loaded.model,
@@ -163,6 +172,7 @@ fn report(loaded: &Loaded, prompt: &[u32], g: &Generation) -> serde_json::Value 
         "ids": g.tokens,
         "finish_reason": finish_name(&g.finish),
         "prompt_tokens": prompt.len(),
+        "precision": loaded.model.precision().name(),
         "generated_tokens": g.timings.generated_tokens,
         "load_ms": loaded.load_ms,
         "prefill_ms": g.timings.prefill_ms,
@@ -176,7 +186,7 @@ fn report(loaded: &Loaded, prompt: &[u32], g: &Generation) -> serde_json::Value 
 /// part of each new prompt that differs from what the KV cache already holds is computed.
 pub async fn run_chat(model: &Path, system: Option<&str>, args: &SamplingArgs) -> Result<()> {
     let gpu = Gpu::new(GpuOptions::default()).await?;
-    let mut loaded = load(&gpu, model, args.max_context).await?;
+    let mut loaded = load(&gpu, model, args.max_context, args.precision).await?;
     let template = ChatTemplate::from_gguf(GgufFile::open(&loaded.bytes)?.metadata())?;
     let mut options = args.options();
     options.stop.extend(template.stop_strings().iter().cloned());
@@ -224,10 +234,11 @@ pub async fn run_bench(
     model: &Path,
     prompt_tokens: usize,
     decode_tokens: usize,
+    precision: Precision,
     json: bool,
 ) -> Result<()> {
     let gpu = Gpu::new(GpuOptions::default()).await?;
-    let mut loaded = load(&gpu, model, prompt_tokens + decode_tokens + 1).await?;
+    let mut loaded = load(&gpu, model, prompt_tokens + decode_tokens + 1, precision).await?;
     let text = "The quick brown fox jumps over the lazy dog. ".repeat(prompt_tokens);
     let mut ids = loaded.tokenizer.encode(&text, true, false)?;
     ids.truncate(prompt_tokens.max(1));
@@ -274,6 +285,7 @@ pub async fn run_bench(
     let report = serde_json::json!({
         "adapter": gpu.report().name,
         "model": model.display().to_string(),
+        "precision": precision.name(),
         "prompt_tokens": ids.len(),
         "prefill_ms": g.timings.prefill_ms,
         "prefill_tokens_per_second": g.timings.prefill_tokens_per_second(),
@@ -290,7 +302,7 @@ pub async fn run_bench(
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        println!("adapter:  {}", gpu.report().name);
+        println!("adapter:  {} ({precision} products)", gpu.report().name);
         println!(
             "prefill:  {} tokens in {:.0} ms = {:.1} tokens/s",
             ids.len(),

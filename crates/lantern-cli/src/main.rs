@@ -75,6 +75,9 @@ enum Command {
         prompt_tokens: usize,
         #[arg(long, default_value_t = 32)]
         decode_tokens: usize,
+        /// What the weight products compute in: f32, or f16 (needs the adapter's shader-f16).
+        #[arg(long, default_value_t = lantern_gpu::Precision::F32)]
+        precision: lantern_gpu::Precision,
         #[arg(long)]
         json: bool,
     },
@@ -114,9 +117,10 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
             model,
             prompt_tokens,
             decode_tokens,
+            precision,
             json,
         } => {
-            generate::run_bench(&model, prompt_tokens, decode_tokens, json).await?;
+            generate::run_bench(&model, prompt_tokens, decode_tokens, precision, json).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Inspect {

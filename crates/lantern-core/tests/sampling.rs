@@ -1192,3 +1192,138 @@ const PINNED_UNFILTERED: [u32; 32] = [
     2798, 1123, 3265, 3907, 3974, 4064, 347, 339, 1286, 1123, 2201, 2468, 3974, 4064, 2671, 339,
     1286, 1204, 1578, 46, 1677, 2798, 3034, 339, 2955, 1123, 452, 1849, 1737, 2434, 430, 339,
 ];
+
+// ---------------------------------------------------------------------------------------------
+// Sampling from top-k candidates (what a GPU top-k reads back)
+// ---------------------------------------------------------------------------------------------
+
+/// The `k` highest logits with their ids, ties to the lower id (a full sort), in a scrambled
+/// order: `sample_top_k` must not depend on the order it is given.
+fn top_candidates(rng: &mut Prng, logits: &[f32], k: usize) -> Vec<(u32, f32)> {
+    let mut pairs: Vec<(u32, f32)> = (0..logits.len() as u32)
+        .zip(logits.iter().copied())
+        .collect();
+    pairs.sort_by(|a, b| b.1.partial_cmp(&a.1).unwrap().then(a.0.cmp(&b.0)));
+    pairs.truncate(k);
+    for i in (1..pairs.len()).rev() {
+        pairs.swap(i, rng.below(i as u64 + 1) as usize);
+    }
+    pairs
+}
+
+#[test]
+fn sampling_top_k_candidates_equals_sampling_full_logits() {
+    let mut rng = Prng::new(77);
+    let settings = [
+        SamplerConfig::greedy(),
+        SamplerConfig {
+            penalty_last_n: 0,
+            seed: 5,
+            ..SamplerConfig::default() // top-k 40, top-p 0.95, min-p 0.05, temperature 0.8
+        },
+        SamplerConfig {
+            temperature: 1.7,
+            top_k: 64,
+            top_p: 0.6,
+            min_p: 0.0,
+            seed: 9,
+            ..SamplerConfig::default() // penalties at their neutral values
+        },
+        SamplerConfig {
+            temperature: 0.3,
+            top_k: 5,
+            top_p: 1.0,
+            min_p: 0.2,
+            seed: 1,
+            ..SamplerConfig::default()
+        },
+    ];
+    for config in settings {
+        let k = sampler(config.clone())
+            .top_k_candidates()
+            .expect("candidates suffice");
+        let (mut full, mut top) = (sampler(config.clone()), sampler(config.clone()));
+        for step in 0..300 {
+            let n = 50 + rng.below(5000) as usize;
+            let mut logits = match step % 3 {
+                0 => peaked_logits(&mut rng, n, 1 + step % 7),
+                1 => random_logits(&mut rng, n, -3.0, 3.0),
+                // Few distinct values: ties everywhere, at the k-th place too.
+                _ => (0..n).map(|_| rng.below(4) as f32).collect(),
+            };
+            if step.is_multiple_of(5) {
+                // Some banned tokens (as the model's own −inf logits).
+                for _ in 0..n / 2 {
+                    logits[rng.below(n as u64) as usize] = f32::NEG_INFINITY;
+                }
+            }
+            // Sometimes more candidates than needed: the extra ones must change nothing.
+            let given = k + (step % 2) * 7;
+            let candidates = top_candidates(&mut rng, &logits, given);
+            let want = full.sample(&logits).unwrap();
+            let got = top.sample_top_k(&candidates).unwrap();
+            assert_eq!(got, want, "{config:?}, step {step}");
+            full.accept(want);
+            top.accept(got);
+        }
+        // Both took the same values from the random stream.
+        let logits = random_logits(&mut rng, 100, -1.0, 1.0);
+        let candidates = top_candidates(&mut rng, &logits, k);
+        assert_eq!(
+            full.sample(&logits).unwrap(),
+            top.sample_top_k(&candidates).unwrap()
+        );
+    }
+}
+
+#[test]
+fn sampling_top_k_candidates_refuses_settings_that_need_every_logit() {
+    let needs_all = [
+        SamplerConfig {
+            top_k: 0,
+            ..SamplerConfig::default()
+        },
+        SamplerConfig {
+            repetition_penalty: 1.1,
+            ..SamplerConfig::default()
+        },
+        SamplerConfig {
+            logit_bias: vec![(3, -1.0)],
+            ..SamplerConfig::greedy()
+        },
+    ];
+    for config in needs_all {
+        let mut s = sampler(config.clone());
+        assert_eq!(s.top_k_candidates(), None, "{config:?}");
+        let err = s.sample_top_k(&[(0, 1.0), (1, 0.5)]).unwrap_err();
+        assert!(
+            matches!(err, SamplingError::CandidatesUnsupported(_)),
+            "{err}"
+        );
+    }
+    // Penalties with an empty window are off.
+    let config = SamplerConfig {
+        repetition_penalty: 1.3,
+        penalty_last_n: 0,
+        ..SamplerConfig::default()
+    };
+    assert_eq!(sampler(config).top_k_candidates(), Some(40));
+    // Fewer candidates than top_k: refused, not silently sampled from.
+    let mut s = sampler(SamplerConfig::default());
+    let err = s.sample_top_k(&[(0, 1.0); 39]).unwrap_err();
+    assert!(
+        matches!(err, SamplingError::CandidatesUnsupported(_)),
+        "{err}"
+    );
+    let err = sampler(SamplerConfig::greedy())
+        .sample_top_k(&[])
+        .unwrap_err();
+    assert_eq!(err, SamplingError::EmptyLogits);
+    let err = sampler(SamplerConfig::greedy())
+        .sample_top_k(&[(2, 1.0), (7, f32::NAN)])
+        .unwrap_err();
+    assert!(
+        matches!(err, SamplingError::InvalidLogit { token: 7, .. }),
+        "{err}"
+    );
+}

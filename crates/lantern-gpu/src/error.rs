@@ -30,6 +30,10 @@ pub enum GpuError {
         limit: u32,
     },
 
+    /// An optional WebGPU feature the caller asked to use that this device does not have.
+    #[error("{what} needs the adapter's optional `{feature}` feature, which this adapter lacks")]
+    MissingFeature { what: String, feature: &'static str },
+
     #[error("kernel `{kernel}`: {message}")]
     Kernel { kernel: String, message: String },
 

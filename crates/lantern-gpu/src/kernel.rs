@@ -5,6 +5,10 @@
 //! source is compiled. The `.wgsl` files therefore stay valid, self-contained WGSL (their defaults
 //! compile as they are), and any constant can size a workgroup array or the workgroup itself —
 //! which WGSL `override` constants cannot portably do.
+//!
+//! A kernel that can compute in f16 declares `alias real = f32;` and does its arithmetic in
+//! `real`; [`Specialization::precision`] with [`Precision::F16`] turns that into
+//! `alias real = f16;` and adds `enable f16;`, so one source serves both paths.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -34,10 +38,52 @@ macro_rules! kernel_source {
     };
 }
 
-/// Values for a kernel's specializable constants, as WGSL literals.
+/// The arithmetic type of kernels that offer a choice (those declaring `alias real = f32;`).
+/// Accumulation stays f32 either way; the kernels say what they compute in `real`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Precision {
+    /// f32 throughout: every adapter has it, and the tests compare it with tight bounds.
+    #[default]
+    F32,
+    /// Weights decoded and multiplied in f16 (half the registers and workgroup memory, twice
+    /// the arithmetic rate on most GPUs), short runs of products summed in f16 and then added
+    /// to f32 accumulators. Needs the adapter's `shader-f16` feature.
+    F16,
+}
+
+impl Precision {
+    pub fn name(self) -> &'static str {
+        match self {
+            Precision::F32 => "f32",
+            Precision::F16 => "f16",
+        }
+    }
+}
+
+impl std::fmt::Display for Precision {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Precision {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "f32" => Ok(Precision::F32),
+            "f16" => Ok(Precision::F16),
+            _ => Err(format!("unknown precision {s:?} (f32 or f16)")),
+        }
+    }
+}
+
+/// Values for a kernel's specializable constants, as WGSL literals, and its arithmetic
+/// precision.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Specialization {
     values: Vec<(&'static str, String)>,
+    precision: Precision,
 }
 
 impl Specialization {
@@ -61,9 +107,30 @@ impl Specialization {
         self
     }
 
-    /// The kernel's source with each named constant's value replaced.
+    /// Computes in `precision` (the kernel must declare `alias real = f32;`).
+    pub fn precision(mut self, precision: Precision) -> Self {
+        self.precision = precision;
+        self
+    }
+
+    /// The kernel's source with each named constant's value replaced, and `real` switched to
+    /// f16 when asked.
     pub fn apply(&self, kernel: &KernelSource) -> Result<String> {
         let mut lines: Vec<String> = kernel.wgsl.lines().map(str::to_owned).collect();
+        if self.precision == Precision::F16 {
+            let alias = lines
+                .iter_mut()
+                .find(|line| line.trim() == REAL_F32)
+                .ok_or_else(|| GpuError::Kernel {
+                    kernel: kernel.name.to_string(),
+                    message: format!(
+                        "has no `{REAL_F32}` declaration, so it cannot compute in f16"
+                    ),
+                })?;
+            *alias = "alias real = f16;".into();
+            // Extensions must be enabled before any declaration.
+            lines.insert(0, "enable f16;".into());
+        }
         for (name, value) in &self.values {
             let line = lines
                 .iter_mut()
@@ -79,6 +146,9 @@ impl Specialization {
         Ok(lines.join("\n"))
     }
 }
+
+/// How a kernel that can compute in f16 declares its arithmetic type.
+const REAL_F32: &str = "alias real = f32;";
 
 /// Parses `const NAME: TYPE = VALUE;` (with an explicit type) into (NAME, TYPE).
 fn const_declaration(line: &str) -> Option<(&str, &str)> {
@@ -168,6 +238,32 @@ mod tests {
             .apply(&K)
             .unwrap_err();
         assert!(err.to_string().contains("MISSING"), "{err}");
+    }
+
+    #[test]
+    fn f16_precision_switches_the_real_alias_and_enables_f16() {
+        const REAL: KernelSource = KernelSource {
+            name: "real",
+            wgsl: "const N: u32 = 1u;\nalias real = f32;\nfn f(x: real) -> real { return x; }",
+        };
+        let same = Specialization::new().apply(&REAL).unwrap();
+        assert_eq!(same, REAL.wgsl);
+        let out = Specialization::new()
+            .u32("N", 2)
+            .precision(Precision::F16)
+            .apply(&REAL)
+            .unwrap();
+        assert_eq!(
+            out,
+            "enable f16;\nconst N: u32 = 2u;\nalias real = f16;\nfn f(x: real) -> real { return x; }"
+        );
+        let err = Specialization::new()
+            .precision(Precision::F16)
+            .apply(&K)
+            .unwrap_err();
+        assert!(err.to_string().contains("alias real = f32;"), "{err}");
+        assert_eq!("f16".parse(), Ok(Precision::F16));
+        assert!("f64".parse::<Precision>().is_err());
     }
 
     #[test]

@@ -25,5 +25,6 @@ pub mod testing;
 pub use batch::Batch;
 pub use device::{AdapterReport, Gpu, GpuOptions};
 pub use error::{GpuError, Result};
+pub use kernel::Precision;
 pub use tensor::Tensor;
 pub use wgpu;

@@ -219,9 +219,9 @@ gpu_test!(self_check_passes, |gpu| {
     assert_eq!(report.checks.len(), 6);
 });
 
-/// The bandwidth probe reads every word exactly once: the XOR of its per-workgroup outputs must
-/// equal the XOR of all input words, for sizes below one workgroup's share, at the workgroup
-/// count cap (so invocations loop), and between.
+// The bandwidth probe reads every word exactly once: the XOR of its per-workgroup outputs must
+// equal the XOR of all input words, for sizes below one workgroup's share, at the workgroup
+// count cap (so invocations loop), and between.
 gpu_test!(bandwidth_probe_reads_every_word_once, |gpu| {
     let mut rng = Rng::new(11);
     for values in [4, 260, 4096 * 256 * 4 + 36, 3 * 4096 * 256 * 4 + 8] {

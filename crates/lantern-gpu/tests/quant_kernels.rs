@@ -1,15 +1,20 @@
 //! The quantized matrix products against lantern-core's CPU dequantizer (bit-exact with ggml)
 //! followed by an f64 product, for every weight format, natively (lavapipe here) and in headless
-//! Chromium (SwiftShader). Tolerance: see `reference::quant::compare_matmul_wt`.
+//! Chromium (SwiftShader). Tolerance: see `reference::quant::compare_matmul_wt`, and
+//! `compare_matmul_wt_f16` for the f16 path (run where the adapter has `shader-f16`). The f16
+//! bound is a worst case over long rows, so it checks the f16 arithmetic; the indexing it
+//! shares with the f32 path is what the tight f32 tests pin down.
 
 use lantern_core::GgmlType;
 use lantern_core::quant::dequantize_to_vec;
 use lantern_gpu::ops::quant_matmul::{QuantMatmulTiling, quant_matmul, quant_matmul_tiled};
 use lantern_gpu::ops::quant_matvec::{MatvecShape, quant_matvec, quant_matvec_shaped};
 use lantern_gpu::quant::{FLUSH_BYTES, QuantMatrix, WeightFormat};
-use lantern_gpu::reference::quant::{compare_matmul_wt, random_blocks, transpose};
-use lantern_gpu::testing::Rng;
-use lantern_gpu::{Gpu, GpuError, gpu_test};
+use lantern_gpu::reference::quant::{
+    compare_matmul_wt, compare_matmul_wt_f16, random_blocks, transpose,
+};
+use lantern_gpu::testing::{Comparison, Rng};
+use lantern_gpu::{Gpu, GpuError, GpuOptions, Precision, gpu_test};
 
 #[cfg(target_arch = "wasm32")]
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
@@ -45,11 +50,35 @@ fn random_matrix(
     (gguf, values)
 }
 
+/// The comparison for `precision`; `f16_run` is how many products the kernel sums in f16.
+fn compare_product(
+    precision: Precision,
+    out: &[f32],
+    x: &[f32],
+    w: &[f32],
+    (m, k, n): (usize, usize, usize),
+    f16_run: usize,
+) -> Comparison {
+    match precision {
+        Precision::F32 => compare_matmul_wt(out, x, w, m, k, n),
+        Precision::F16 => compare_matmul_wt_f16(out, x, w, (m, k, n), f16_run),
+    }
+}
+
+/// Whether the f16 path can run here; says so when it cannot (SwiftShader lacks `shader-f16`).
+fn has_f16(gpu: &Gpu) -> bool {
+    let has = gpu.report().features.shader_f16;
+    if !has {
+        println!("skipped: {} has no shader-f16", gpu.report().name);
+    }
+    has
+}
+
 /// (rows, blocks per row): one row; one block per row; row counts that are not multiples of any
 /// workgroup's rows; many blocks per row.
 const MATVEC_SHAPES: &[(usize, usize)] = &[(1, 1), (1, 9), (33, 1), (70, 3), (131, 2), (5, 40)];
 
-async fn check_matvec(gpu: &Gpu, shape: Option<MatvecShape>, seed: u64) {
+async fn check_matvec(gpu: &Gpu, shape: Option<MatvecShape>, precision: Precision, seed: u64) {
     let mut rng = Rng::new(seed);
     for format in WeightFormat::ALL {
         for &(rows, blocks) in MATVEC_SHAPES {
@@ -60,23 +89,34 @@ async fn check_matvec(gpu: &Gpu, shape: Option<MatvecShape>, seed: u64) {
             let mut batch = gpu.batch("quant_matvec test");
             let tx = gpu.upload("x", &x, &[cols]).unwrap();
             let y = match shape {
-                Some(shape) => quant_matvec_shaped(&mut batch, &matrix, &tx, shape),
-                None => quant_matvec(&mut batch, &matrix, &tx),
+                Some(shape) => quant_matvec_shaped(&mut batch, &matrix, &tx, shape, precision),
+                None => quant_matvec(&mut batch, &matrix, &tx, precision),
             }
             .unwrap();
             assert_eq!(y.shape(), &[rows]);
             let out = batch.submit_and_read(&y).await.unwrap();
-            let cmp = compare_matmul_wt(&out, &x, &w, 1, cols, rows);
+            let cmp = compare_product(precision, &out, &x, &w, (1, cols, rows), 4);
             assert!(
                 cmp.passed,
-                "{format} matvec {rows}x{cols} with {shape:?}: {cmp:?}"
+                "{format} matvec {rows}x{cols} with {shape:?} in {precision}: {cmp:?}"
             );
         }
     }
 }
 
 gpu_test!(matvec_matches_reference_for_every_format, |gpu| {
-    check_matvec(&gpu, None, 1).await;
+    check_matvec(&gpu, None, Precision::F32, 1).await;
+});
+
+gpu_test!(matvec_in_f16_matches_reference_for_every_format, |gpu| {
+    if has_f16(&gpu) {
+        check_matvec(&gpu, None, Precision::F16, 21).await;
+        let shape = MatvecShape {
+            threads_per_row: 4,
+            rows_per_workgroup: 16,
+        };
+        check_matvec(&gpu, Some(shape), Precision::F16, 22).await;
+    }
 });
 
 // Other specializations of the same kernel: one invocation per row (no reduction), and many
@@ -87,7 +127,7 @@ gpu_test!(matvec_other_workgroup_shapes_match_reference, |gpu| {
             threads_per_row: shape.0,
             rows_per_workgroup: shape.1,
         };
-        check_matvec(&gpu, Some(shape), seed).await;
+        check_matvec(&gpu, Some(shape), Precision::F32, seed).await;
     }
 });
 
@@ -95,7 +135,12 @@ gpu_test!(matvec_other_workgroup_shapes_match_reference, |gpu| {
 const MATMUL_SHAPES: &[(usize, usize)] = &[(1, 1), (65, 2), (130, 3)];
 const MATMUL_ROWS: &[usize] = &[1, 3, 17, 70];
 
-async fn check_matmul(gpu: &Gpu, tiling: Option<QuantMatmulTiling>, seed: u64) {
+async fn check_matmul(
+    gpu: &Gpu,
+    tiling: Option<QuantMatmulTiling>,
+    precision: Precision,
+    seed: u64,
+) {
     let mut rng = Rng::new(seed);
     for format in WeightFormat::ALL {
         for &(rows, blocks) in MATMUL_SHAPES {
@@ -106,17 +151,15 @@ async fn check_matmul(gpu: &Gpu, tiling: Option<QuantMatmulTiling>, seed: u64) {
                 let x = rng.vec(m * cols, -1.0, 1.0);
                 let mut batch = gpu.batch("quant_matmul test");
                 let tx = gpu.upload("X", &x, &[m, cols]).unwrap();
-                let y = match tiling {
-                    Some(tiling) => quant_matmul_tiled(&mut batch, &tx, &matrix, tiling),
-                    None => quant_matmul(&mut batch, &tx, &matrix),
-                }
-                .unwrap();
+                let used = tiling.unwrap_or(QuantMatmulTiling::for_rows(m));
+                let y = quant_matmul_tiled(&mut batch, &tx, &matrix, used, precision).unwrap();
                 assert_eq!(y.shape(), &[m, rows]);
                 let out = batch.submit_and_read(&y).await.unwrap();
-                let cmp = compare_matmul_wt(&out, &x, &w, m, cols, rows);
+                let run = used.tile_k as usize;
+                let cmp = compare_product(precision, &out, &x, &w, (m, cols, rows), run);
                 assert!(
                     cmp.passed,
-                    "{format} matmul X {m}x{cols} · W {rows}x{cols}ᵀ with {tiling:?}: {cmp:?}"
+                    "{format} matmul X {m}x{cols} · W {rows}x{cols}ᵀ with {used:?} in {precision}: {cmp:?}"
                 );
             }
         }
@@ -124,7 +167,42 @@ async fn check_matmul(gpu: &Gpu, tiling: Option<QuantMatmulTiling>, seed: u64) {
 }
 
 gpu_test!(matmul_matches_reference_for_every_format, |gpu| {
-    check_matmul(&gpu, None, 5).await;
+    check_matmul(&gpu, None, Precision::F32, 5).await;
+});
+
+gpu_test!(matmul_in_f16_matches_reference_for_every_format, |gpu| {
+    if has_f16(&gpu) {
+        check_matmul(&gpu, None, Precision::F16, 25).await;
+    }
+});
+
+// Asking for f16 where the device has no shader-f16 is an error naming the feature, not a
+// shader that fails to compile.
+gpu_test!(f16_without_shader_f16_is_a_clear_error, |gpu| {
+    let options = GpuOptions {
+        disable_f16: true,
+        ..GpuOptions::default()
+    };
+    let plain = Gpu::new(options).await.unwrap();
+    assert!(!plain.report().features.shader_f16);
+    let mut rng = Rng::new(26);
+    let format = WeightFormat::Q8_0;
+    let (gguf, _) = random_matrix(format, 2, 64, &mut rng);
+    let matrix = QuantMatrix::upload(&plain, "W", format, 2, 64, &gguf).unwrap();
+    let mut batch = plain.batch("no f16");
+    let x = plain.upload("x", &[0.5; 64], &[64]).unwrap();
+    let xm = plain.upload("X", &[0.5; 128], &[2, 64]).unwrap();
+    for e in [
+        quant_matvec(&mut batch, &matrix, &x, Precision::F16).err(),
+        quant_matmul(&mut batch, &xm, &matrix, Precision::F16).err(),
+    ] {
+        let e = e.expect("f16 accepted without shader-f16");
+        assert!(matches!(e, GpuError::MissingFeature { .. }), "{e}");
+        assert!(e.to_string().contains("shader-f16"), "{e}");
+    }
+    assert_eq!(batch.dispatch_count(), 0);
+    batch.submit().await.unwrap();
+    drop(gpu);
 });
 
 // The smallest step along K (one vec4 group of a unit) and non-square per-invocation blocks.
@@ -136,7 +214,7 @@ gpu_test!(matmul_other_tilings_match_reference, |gpu| {
         thread_m: 2,
         thread_n: 1,
     };
-    check_matmul(&gpu, Some(tiling), 6).await;
+    check_matmul(&gpu, Some(tiling), Precision::F32, 6).await;
 });
 
 // With X = I the product is Wᵀ itself, each element one weight times 1 plus zeros: exact in any
@@ -153,7 +231,7 @@ gpu_test!(dequantized_weights_are_bit_exact, |gpu| {
         }
         let mut batch = gpu.batch("identity");
         let x = gpu.upload("I", &identity, &[cols, cols]).unwrap();
-        let y = quant_matmul(&mut batch, &x, &matrix).unwrap();
+        let y = quant_matmul(&mut batch, &x, &matrix, Precision::F32).unwrap();
         let out = batch.submit_and_read(&y).await.unwrap();
         let expected = transpose(&w, rows, cols);
         for (i, (g, e)) in out.iter().zip(&expected).enumerate() {
@@ -227,9 +305,9 @@ gpu_test!(
                 let mut batch = gpu.batch("split");
                 let tx = gpu.upload("x", &x, &[1, cols]).unwrap();
                 let txm = gpu.upload("X", &xm, &[3, cols]).unwrap();
-                let y = quant_matvec(&mut batch, &matrix, &tx).unwrap();
+                let y = quant_matvec(&mut batch, &matrix, &tx, Precision::F32).unwrap();
                 assert_eq!(y.shape(), &[1, rows]);
-                let ym = quant_matmul(&mut batch, &txm, &matrix).unwrap();
+                let ym = quant_matmul(&mut batch, &txm, &matrix, Precision::F32).unwrap();
                 assert_eq!(batch.dispatch_count(), 2 * parts.len());
                 batch.submit().await.unwrap();
                 let what = format!("{format} in {} parts, chunks of {chunk}", parts.len());
@@ -260,7 +338,8 @@ gpu_test!(
         writer.finish().unwrap();
         let x = rng.vec(cols, -1.0, 1.0);
         let mut batch = gpu.batch("large");
-        let y = quant_matvec(&mut batch, &matrix, &gpu.upload("x", &x, &[cols]).unwrap()).unwrap();
+        let tx = gpu.upload("x", &x, &[cols]).unwrap();
+        let y = quant_matvec(&mut batch, &matrix, &tx, Precision::F32).unwrap();
         let out = batch.submit_and_read(&y).await.unwrap();
         let cmp = compare_matmul_wt(&out, &x, &w, 1, cols, rows);
         assert!(cmp.passed, "{format} matvec {rows}x{cols}: {cmp:?}");
@@ -318,12 +397,12 @@ gpu_test!(
         let matrix = QuantMatrix::upload(&gpu, "W", format, 2, 64, &gguf).unwrap();
         let mut batch = gpu.batch("bad shapes");
         let x = gpu.upload("x", &[0.0; 32], &[32]).unwrap();
-        let e = quant_matvec(&mut batch, &matrix, &x)
+        let e = quant_matvec(&mut batch, &matrix, &x, Precision::F32)
             .err()
             .expect("32 ≠ 64");
         assert!(matches!(e, GpuError::Shape(_)), "{e}");
         let x = gpu.upload("X", &[0.0; 96], &[3, 32]).unwrap();
-        let e = quant_matmul(&mut batch, &x, &matrix)
+        let e = quant_matmul(&mut batch, &x, &matrix, Precision::F32)
             .err()
             .expect("32 ≠ 64");
         assert!(matches!(e, GpuError::Shape(_)), "{e}");

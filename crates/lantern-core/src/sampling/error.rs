@@ -31,6 +31,11 @@ pub enum SamplingError {
     #[error("logit of token {token} overflowed to +inf after logit bias and penalties")]
     AdjustedLogitOverflow { token: u32 },
 
+    /// [`super::Sampler::sample_top_k`] was called where the top-k candidates cannot stand in
+    /// for the full logits; the message says why.
+    #[error("cannot sample from top-k candidates: {0}")]
+    CandidatesUnsupported(String),
+
     /// Every logit is −inf after logit bias and penalties: nothing may be sampled.
     #[error(
         "every token is banned: all {vocab_size} logits are -inf after logit bias and penalties"

@@ -36,34 +36,40 @@ fn by_weight(a: &Candidate, b: &Candidate) -> Ordering {
         .then(a.id.cmp(&b.id))
 }
 
-/// The highest logit, lowest id on ties; `None` when every logit is −inf.
-pub(super) fn argmax(logits: &[f32]) -> Option<u32> {
+/// The highest logit, lowest id on ties; `None` when every logit is −inf. `logits` yields
+/// (id, logit) in ascending id order.
+pub(super) fn argmax(logits: impl Iterator<Item = (u32, f32)>) -> Option<u32> {
     let (mut best, mut best_logit) = (0, f32::NEG_INFINITY);
-    for (i, &l) in logits.iter().enumerate() {
+    for (id, l) in logits {
         if l > best_logit {
-            (best, best_logit) = (i, l);
+            (best, best_logit) = (id, l);
         }
     }
-    (best_logit > f32::NEG_INFINITY).then_some(best as u32)
+    (best_logit > f32::NEG_INFINITY).then_some(best)
 }
 
 /// The tokens above −inf, in id order; with `k` > 0 only the `k` highest logits (ties to the
-/// lower id).
+/// lower id). `logits` yields (id, logit) in ascending id order: a whole vocabulary, or a
+/// subset of it such as the GPU's top-k candidates.
 ///
 /// One pass with a buffer of at most 2k tokens: when it fills, a partial selection keeps the
 /// best k and raises the bar the next token must clear, so with a small k almost every logit
 /// costs one comparison and nothing the size of the vocabulary is written or sorted. Later
 /// tokens have higher ids, so one tied with the bar loses to it: only a strictly higher logit
 /// gets in.
-pub(super) fn collect_top_k(logits: &[f32], k: usize, out: &mut Vec<Candidate>) {
+pub(super) fn collect_top_k(
+    logits: impl ExactSizeIterator<Item = (u32, f32)>,
+    k: usize,
+    out: &mut Vec<Candidate>,
+) {
     out.clear();
-    let k = if k == 0 { logits.len() } else { k };
+    let k = if k == 0 { logits.len().max(1) } else { k };
     let flush_at = k.saturating_mul(2);
     let (mut bar, mut selected) = (f32::NEG_INFINITY, false);
-    for (i, &logit) in logits.iter().enumerate() {
+    for (id, logit) in logits {
         if logit > bar {
             out.push(Candidate {
-                id: i as u32,
+                id,
                 logit,
                 weight: 0.0,
             });

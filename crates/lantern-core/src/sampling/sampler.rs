@@ -35,6 +35,8 @@ pub struct Sampler {
     // Scratch kept between calls, so sampling allocates nothing after the first token.
     adjusted: Vec<f32>,
     candidates: Vec<Candidate>,
+    /// [`Sampler::sample_top_k`]'s candidates in id order.
+    by_id: Vec<(u32, f32)>,
     counts: Vec<u32>,
 }
 
@@ -56,6 +58,7 @@ impl Sampler {
             config,
             adjusted: Vec::new(),
             candidates: Vec::new(),
+            by_id: Vec::new(),
             counts: Vec::new(),
         })
     }
@@ -70,11 +73,81 @@ impl Sampler {
     /// With temperature > 0 every call takes exactly one value from the random stream (even
     /// when a single candidate is left), so a seed fixes the whole sequence; greedy takes none.
     pub fn sample(&mut self, logits: &[f32]) -> Result<u32, SamplingError> {
-        match self.prepare(logits)? {
-            Prepared::Token(token) => Ok(token),
+        let prepared = self.prepare(logits)?;
+        Ok(self.finish(prepared))
+    }
+
+    /// How many of the highest logits [`sample_top_k`](Self::sample_top_k) needs to give
+    /// exactly what [`sample`](Self::sample) would: 1 when greedy, `top_k` with a top-k filter;
+    /// `None` when it needs the full logits (logit bias or penalties on, or no top-k filter).
+    pub fn top_k_candidates(&self) -> Option<usize> {
+        let c = &self.config;
+        let penalties_off = c.penalty_last_n == 0
+            || (c.repetition_penalty == 1.0
+                && c.frequency_penalty == 0.0
+                && c.presence_penalty == 0.0);
+        if !c.logit_bias.is_empty() || !penalties_off {
+            None
+        } else if c.temperature == 0.0 {
+            Some(1)
+        } else {
+            (c.top_k > 0).then_some(c.top_k)
+        }
+    }
+
+    /// [`sample`](Self::sample) from only the highest logits: `candidates` are (id, logit)
+    /// pairs, in any order, holding at least the [`top_k_candidates`](Self::top_k_candidates)
+    /// highest logits of the full vector (ties to the lower id), as `lantern_gpu::ops::top_k`
+    /// returns them. Gives the same token, and takes the same value from the random stream, as
+    /// `sample` on the full logits. An error when the settings need the full logits, or too
+    /// few candidates are given.
+    ///
+    /// Every step after logit bias and penalties only ever looks at the top-k tokens, which is
+    /// why those two must be off. Unlike `sample`, only the candidates are checked for NaN and
+    /// +inf.
+    pub fn sample_top_k(&mut self, candidates: &[(u32, f32)]) -> Result<u32, SamplingError> {
+        let needed = self.top_k_candidates().ok_or_else(|| {
+            SamplingError::CandidatesUnsupported(
+                "logit bias, penalties or the absence of a top-k filter need the full logits"
+                    .into(),
+            )
+        })?;
+        if candidates.is_empty() {
+            return Err(SamplingError::EmptyLogits);
+        }
+        if candidates.len() < needed {
+            return Err(SamplingError::CandidatesUnsupported(format!(
+                "top_k = {needed} needs at least {needed} candidates, got {}",
+                candidates.len()
+            )));
+        }
+        if let Some(&(token, value)) = candidates
+            .iter()
+            .find(|&&(_, l)| l.is_nan() || l == f32::INFINITY)
+        {
+            return Err(SamplingError::InvalidLogit { token, value });
+        }
+        // The steps walk tokens in id order (ties go to the lower id); then they are the same
+        // steps as for the full logits.
+        self.by_id.clear();
+        self.by_id.extend_from_slice(candidates);
+        self.by_id.sort_unstable_by_key(|&(id, _)| id);
+        let prepared = select(
+            &self.config,
+            self.by_id.iter().copied(),
+            candidates.len(),
+            &mut self.candidates,
+        )?;
+        Ok(self.finish(prepared))
+    }
+
+    /// The draw, when [`prepare`](Self::prepare) left one to do.
+    fn finish(&mut self, prepared: Prepared) -> u32 {
+        match prepared {
+            Prepared::Token(token) => token,
             Prepared::Draw { total } => {
                 let u = self.rng.next_f64();
-                Ok(filters::draw(&self.candidates, total, u))
+                filters::draw(&self.candidates, total, u)
             }
         }
     }
@@ -152,27 +225,35 @@ impl Sampler {
         adjusted.extend_from_slice(logits);
         apply_logit_bias(adjusted, &config.logit_bias)?;
         apply_penalties(adjusted, config, &self.recent, &mut self.counts)?;
-
-        let banned = || SamplingError::AllTokensBanned {
-            vocab_size: logits.len(),
-        };
-        // Step 3.
-        if config.temperature == 0.0 {
-            return filters::argmax(adjusted)
-                .map(Prepared::Token)
-                .ok_or_else(banned);
-        }
-
-        // Steps 4–7.
-        let candidates = &mut self.candidates;
-        filters::collect_top_k(adjusted, config.top_k, candidates);
-        if candidates.is_empty() {
-            return Err(banned());
-        }
-        filters::keep_top_p_and_min_p(candidates, config.top_p, config.min_p);
-        let total = filters::weigh(candidates, config.temperature);
-        // A low temperature can underflow unlikely tokens to weight 0; they can never be drawn.
-        candidates.retain(|c| c.weight > 0.0);
-        Ok(Prepared::Draw { total })
+        let adjusted = adjusted.iter().enumerate().map(|(i, &l)| (i as u32, l));
+        select(config, adjusted, logits.len(), &mut self.candidates)
     }
+}
+
+/// Steps 3–7 on the adjusted logits, given as (id, logit) in ascending id order: all of them,
+/// or the highest ones when those are all the steps can keep.
+fn select(
+    config: &SamplerConfig,
+    logits: impl ExactSizeIterator<Item = (u32, f32)>,
+    vocab_size: usize,
+    candidates: &mut Vec<Candidate>,
+) -> Result<Prepared, SamplingError> {
+    let banned = || SamplingError::AllTokensBanned { vocab_size };
+    // Step 3.
+    if config.temperature == 0.0 {
+        return filters::argmax(logits)
+            .map(Prepared::Token)
+            .ok_or_else(banned);
+    }
+
+    // Steps 4–7.
+    filters::collect_top_k(logits, config.top_k, candidates);
+    if candidates.is_empty() {
+        return Err(banned());
+    }
+    filters::keep_top_p_and_min_p(candidates, config.top_p, config.min_p);
+    let total = filters::weigh(candidates, config.temperature);
+    // A low temperature can underflow unlikely tokens to weight 0; they can never be drawn.
+    candidates.retain(|c| c.weight > 0.0);
+    Ok(Prepared::Draw { total })
 }

@@ -42,6 +42,6 @@ fn main(
     let u = unit_at((row * params.row_blocks + unit / UNITS_PER_BLOCK) * BLOCK_WORDS, unit % UNITS_PER_BLOCK);
     let o = index * 8u;
     for (var j = 0u; j < 8u; j++) {
-        out[o + j] = unit_values(u, j) * params.scale;
+        out[o + j] = vec4<f32>(unit_values(u, j)) * params.scale;
     }
 }

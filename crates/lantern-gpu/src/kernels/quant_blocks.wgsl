@@ -17,6 +17,13 @@
 // `f32(q) * d + m` where `f32(q) * d` is exact in f32 (q has at most 8 significant bits, d at most
 // 19), so whether or not the compiler fuses the add, the value is rounded once, exactly as ggml
 // rounds it. Symmetric formats subtract their offset from the integer first (m = 0).
+//
+// Values come out as `real`: f32 (exact, as above) unless a launcher specializes the kernel to
+// f16 (`kernel::Precision::F16`), where `f16(q) * f16(d) + f16(m)` rounds each step to f16
+// (relative error about 2⁻¹¹ of |q·d| + |m|). The scales are read and combined in f32 either way.
+
+// The arithmetic type of `unit_values` and of the kernels' products: f32, or f16 when specialized.
+alias real = f32;
 
 const FMT_F32: u32 = 0u;
 const FMT_F16: u32 = 1u;
@@ -134,42 +141,42 @@ fn unit_at(block: u32, sub: u32) -> Unit {
 }
 
 // Values 4j .. 4j+3 (j = 0..7) of a unit.
-fn unit_values(u: Unit, j: u32) -> vec4<f32> {
+fn unit_values(u: Unit, j: u32) -> vec4<real> {
     switch FORMAT {
         case FMT_F16: {
             let w = u.q + 2u * j;
-            return vec4<f32>(unpack2x16float(weights[w]), unpack2x16float(weights[w + 1u]));
+            return vec4<real>(vec4<f32>(unpack2x16float(weights[w]), unpack2x16float(weights[w + 1u])));
         }
         case FMT_Q8_0: {
             // Sign-extend each byte: move it to the top, then shift back arithmetically.
             let b = vec4<i32>(bitcast<i32>(weights[u.q + j])) << (vec4<u32>(24u) - BYTE_SHIFTS);
-            return vec4<f32>(b >> vec4<u32>(24u)) * u.d.x;
+            return vec4<real>(b >> vec4<u32>(24u)) * real(u.d.x);
         }
         case FMT_Q4_0: {
             let q = vec4<i32>(byte_bits(weights[u.q + j % 4u], 4u * (j / 4u), 0xfu)) - 8;
-            return vec4<f32>(q) * u.d.x;
+            return vec4<real>(q) * real(u.d.x);
         }
         case FMT_Q4_1: {
             let q = byte_bits(weights[u.q + j % 4u], 4u * (j / 4u), 0xfu);
-            return vec4<f32>(q) * u.d.x + u.m;
+            return vec4<real>(q) * real(u.d.x) + real(u.m);
         }
         case FMT_Q5_0: {
             let low = byte_bits(weights[u.q + j % 4u], 4u * (j / 4u), 0xfu);
             let high = ((vec4<u32>(u.h >> (4u * j)) >> vec4<u32>(0u, 1u, 2u, 3u)) & vec4<u32>(1u)) << vec4<u32>(4u);
-            return vec4<f32>(vec4<i32>(low | high) - 16) * u.d.x;
+            return vec4<real>(vec4<i32>(low | high) - 16) * real(u.d.x);
         }
         case FMT_Q4_K: {
             let q = byte_bits(weights[u.q + j], u.q_shift, 0xfu);
-            return vec4<f32>(q) * u.d.x + u.m;
+            return vec4<real>(q) * real(u.d.x) + real(u.m);
         }
         case FMT_Q6_K: {
             let low = byte_bits(weights[u.q + j], u.q_shift, 0xfu);
             let high = byte_bits(weights[u.h + j], u.h_shift, 3u);
-            return vec4<f32>(vec4<i32>(low | (high << vec4<u32>(4u))) - 32) * u.d[j / 4u];
+            return vec4<real>(vec4<i32>(low | (high << vec4<u32>(4u))) - 32) * real(u.d[j / 4u]);
         }
         default: {
             let w = u.q + 4u * j;
-            return bitcast<vec4<f32>>(vec4<u32>(weights[w], weights[w + 1u], weights[w + 2u], weights[w + 3u]));
+            return vec4<real>(bitcast<vec4<f32>>(vec4<u32>(weights[w], weights[w + 1u], weights[w + 2u], weights[w + 3u])));
         }
     }
 }

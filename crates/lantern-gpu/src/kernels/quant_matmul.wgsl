@@ -9,6 +9,11 @@
 // registers. TILE_K divides 32, so a step never leaves a 32-value unit and cols (a multiple of 32)
 // needs no edge handling; rows of X and W past the end are zero-padded. Specializable: the TILE_*
 // and THREAD_* constants, and the format constants.
+//
+// Precision: the tiles and products are `real` (quant_blocks.wgsl). Each step's TILE_K products
+// are summed in `real` and then added to the f32 accumulators: in f32 that is just a summation
+// order; specialized to f16 (`kernel::Precision::F16`) it halves workgroup memory and registers
+// and runs the inner loop at f16 rate, while no sum longer than TILE_K is ever kept in f16.
 
 struct Params {
     m: u32,          // rows of X and Y
@@ -36,8 +41,8 @@ const GROUPS_K: u32 = TILE_K / 4u; // vec4 groups per tile row
 @group(0) @binding(3) var<uniform> params: Params;
 
 // K-major ([k][m] and [k][n]) so the inner loop reads consecutive addresses.
-var<workgroup> tile_x: array<f32, TILE_K * TILE_M>;
-var<workgroup> tile_w: array<f32, TILE_K * TILE_N>;
+var<workgroup> tile_x: array<real, TILE_K * TILE_M>;
+var<workgroup> tile_w: array<real, TILE_K * TILE_N>;
 
 @compute @workgroup_size(WG_X, WG_Y, 1)
 fn main(
@@ -52,16 +57,17 @@ fn main(
     let k4 = params.k / 4u;
 
     var acc: array<f32, THREAD_M * THREAD_N>;
-    var x_reg: array<f32, THREAD_M>;
-    var w_reg: array<f32, THREAD_N>;
+    var step_sum: array<real, THREAD_M * THREAD_N>;
+    var x_reg: array<real, THREAD_M>;
+    var w_reg: array<real, THREAD_N>;
 
     for (var k0 = 0u; k0 < params.k; k0 += TILE_K) {
         for (var i = li; i < TILE_M * GROUPS_K; i += INVOCATIONS) {
             let r = i / GROUPS_K;
             let g = i % GROUPS_K;
-            var v = vec4<f32>(0.0);
+            var v = vec4<real>(0.0);
             if (row0 + r < params.m) {
-                v = x[(row0 + r) * k4 + k0 / 4u + g];
+                v = vec4<real>(x[(row0 + r) * k4 + k0 / 4u + g]);
             }
             for (var c = 0u; c < 4u; c++) {
                 tile_x[(4u * g + c) * TILE_M + r] = v[c];
@@ -73,7 +79,7 @@ fn main(
         for (var i = li; i < TILE_N * GROUPS_K; i += INVOCATIONS) {
             let n = i / GROUPS_K;
             let g = i % GROUPS_K;
-            var v = vec4<f32>(0.0);
+            var v = vec4<real>(0.0);
             if (col0 + n < params.n) {
                 let first_word = ((col0 + n) * params.row_blocks + unit / UNITS_PER_BLOCK) * BLOCK_WORDS;
                 v = unit_values(unit_at(first_word, unit % UNITS_PER_BLOCK), j0 + g);
@@ -84,6 +90,10 @@ fn main(
         }
         workgroupBarrier();
 
+        // Zeroed explicitly each step (see ARCHITECTURE.md on loop-local arrays).
+        for (var i = 0u; i < THREAD_M * THREAD_N; i++) {
+            step_sum[i] = real(0.0);
+        }
         for (var kk = 0u; kk < TILE_K; kk++) {
             for (var tm = 0u; tm < THREAD_M; tm++) {
                 x_reg[tm] = tile_x[kk * TILE_M + lid.y * THREAD_M + tm];
@@ -93,9 +103,12 @@ fn main(
             }
             for (var tm = 0u; tm < THREAD_M; tm++) {
                 for (var tn = 0u; tn < THREAD_N; tn++) {
-                    acc[tm * THREAD_N + tn] = fma(x_reg[tm], w_reg[tn], acc[tm * THREAD_N + tn]);
+                    step_sum[tm * THREAD_N + tn] = fma(x_reg[tm], w_reg[tn], step_sum[tm * THREAD_N + tn]);
                 }
             }
+        }
+        for (var i = 0u; i < THREAD_M * THREAD_N; i++) {
+            acc[i] += f32(step_sum[i]);
         }
         workgroupBarrier();
     }

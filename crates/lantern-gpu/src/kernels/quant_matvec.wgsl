@@ -7,8 +7,10 @@
 // operations: WebGPU may lack them, and a row's reduction is a few steps out of hundreds of loads.
 // Specializable: THREADS_PER_ROW (a power of two), ROWS_PER_WG, and the format constants.
 //
-// f32 throughout: F16 weights are widened with unpack2x16float (core WGSL), so the kernel needs no
-// `shader-f16`; an f16-arithmetic variant for devices that have it is not written yet.
+// Precision: f32 by default (F16 weights are widened with unpack2x16float, core WGSL, so that
+// path needs no `shader-f16`). Specialized to f16 (`kernel::Precision::F16`), weights are decoded
+// and x rounded to f16, each group of four products is summed in f16 by `dot`, and the groups are
+// added up in the f32 accumulator.
 
 struct Params {
     rows: u32,           // rows in this part
@@ -45,7 +47,7 @@ fn main(
             let u = unit_at((row_block + unit / UNITS_PER_BLOCK) * BLOCK_WORDS, unit % UNITS_PER_BLOCK);
             let xi = unit * 8u;
             for (var j = 0u; j < 8u; j++) {
-                acc += dot(unit_values(u, j), x[xi + j]);
+                acc += f32(dot(unit_values(u, j), vec4<real>(x[xi + j])));
             }
         }
     }

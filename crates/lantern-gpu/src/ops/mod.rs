@@ -14,6 +14,7 @@ pub mod quant_matvec;
 pub mod rope;
 pub mod softmax;
 pub mod stream_read;
+pub mod top_k;
 
 pub use attention::{AttentionParams, AttentionSplit, attention};
 pub use elementwise::{Activation, activation, add_in_place, gated_activation};
@@ -26,8 +27,10 @@ pub use quant_matvec::{MatvecShape, quant_matvec};
 pub use rope::{Rope, RopeStyle, rope};
 pub use softmax::softmax;
 pub use stream_read::stream_read;
+pub use top_k::{decode_top_k, top_k};
 
 use crate::error::{GpuError, Result};
+use crate::kernel::Precision;
 use crate::tensor::Tensor;
 
 /// The (rows, cols) of a rank-2 tensor, or an error naming the op and operand.
@@ -44,4 +47,15 @@ pub(crate) fn matrix_dims(op: &str, operand: &str, t: &Tensor) -> Result<(usize,
 pub(crate) fn dim_u32(op: &str, what: &str, n: usize) -> Result<u32> {
     u32::try_from(n)
         .map_err(|_| GpuError::Shape(format!("{op}: {what} = {n} exceeds u32 indexing")))
+}
+
+/// Refuses f16 arithmetic on a device without `shader-f16` (the shader would not compile).
+pub(crate) fn check_precision(gpu: &crate::Gpu, op: &str, precision: Precision) -> Result<()> {
+    if precision == Precision::F16 && !gpu.report().features.shader_f16 {
+        return Err(GpuError::MissingFeature {
+            what: format!("{op} in f16"),
+            feature: "shader-f16",
+        });
+    }
+    Ok(())
 }

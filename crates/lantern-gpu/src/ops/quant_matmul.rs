@@ -2,8 +2,8 @@
 
 use crate::batch::Batch;
 use crate::error::{GpuError, Result};
-use crate::kernel::KernelSource;
-use crate::ops::{dim_u32, matrix_dims};
+use crate::kernel::{KernelSource, Precision};
+use crate::ops::{check_precision, dim_u32, matrix_dims};
 use crate::quant::{QuantMatrix, UNIT_LEN, quant_kernel_source};
 use crate::tensor::Tensor;
 
@@ -83,10 +83,16 @@ impl QuantMatmulTiling {
     }
 }
 
-/// Records Y = X·Wᵀ for X `[m, cols]`; Y (from the pool) is `[m, rows]`.
-pub fn quant_matmul(batch: &mut Batch<'_>, x: &Tensor, w: &QuantMatrix) -> Result<Tensor> {
+/// Records Y = X·Wᵀ computed in `precision` (f32 accumulation either way) for X `[m, cols]`;
+/// Y (from the pool) is `[m, rows]`.
+pub fn quant_matmul(
+    batch: &mut Batch<'_>,
+    x: &Tensor,
+    w: &QuantMatrix,
+    precision: Precision,
+) -> Result<Tensor> {
     let (m, _) = matrix_dims(KERNEL.name, "X", x)?;
-    quant_matmul_tiled(batch, x, w, QuantMatmulTiling::for_rows(m))
+    quant_matmul_tiled(batch, x, w, QuantMatmulTiling::for_rows(m), precision)
 }
 
 pub fn quant_matmul_tiled(
@@ -94,6 +100,7 @@ pub fn quant_matmul_tiled(
     x: &Tensor,
     w: &QuantMatrix,
     tiling: QuantMatmulTiling,
+    precision: Precision,
 ) -> Result<Tensor> {
     let op = KERNEL.name;
     let (m, k) = matrix_dims(op, "X", x)?;
@@ -108,6 +115,7 @@ pub fn quant_matmul_tiled(
     }
     let gpu = batch.gpu();
     tiling.check(gpu.limits())?;
+    check_precision(gpu, op, precision)?;
     let y = gpu.empty("quant_matmul output", &[m, w.rows()])?;
     if m == 0 {
         return Ok(y);
@@ -116,6 +124,7 @@ pub fn quant_matmul_tiled(
     let spec = w
         .format()
         .specialization()
+        .precision(precision)
         .u32("TILE_M", tiling.tile_m)
         .u32("TILE_N", tiling.tile_n)
         .u32("TILE_K", tiling.tile_k)

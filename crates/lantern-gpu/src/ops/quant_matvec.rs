@@ -3,8 +3,8 @@
 use crate::batch::Batch;
 use crate::device::Gpu;
 use crate::error::{GpuError, Result};
-use crate::kernel::KernelSource;
-use crate::ops::dim_u32;
+use crate::kernel::{KernelSource, Precision};
+use crate::ops::{check_precision, dim_u32};
 use crate::quant::{QuantMatrix, UNIT_LEN, quant_kernel_source};
 use crate::tensor::Tensor;
 
@@ -73,10 +73,16 @@ impl MatvecShape {
     }
 }
 
-/// Records y = W·x; `x` is `[cols]` or `[1, cols]`, y (from the pool) is `[rows]` or `[1, rows]`.
-pub fn quant_matvec(batch: &mut Batch<'_>, w: &QuantMatrix, x: &Tensor) -> Result<Tensor> {
+/// Records y = W·x computed in `precision` (f32 accumulation either way); `x` is `[cols]` or
+/// `[1, cols]`, y (from the pool) is `[rows]` or `[1, rows]`.
+pub fn quant_matvec(
+    batch: &mut Batch<'_>,
+    w: &QuantMatrix,
+    x: &Tensor,
+    precision: Precision,
+) -> Result<Tensor> {
     let shape = MatvecShape::for_matrix(w.cols() / UNIT_LEN, batch.gpu());
-    quant_matvec_shaped(batch, w, x, shape)
+    quant_matvec_shaped(batch, w, x, shape, precision)
 }
 
 pub fn quant_matvec_shaped(
@@ -84,6 +90,7 @@ pub fn quant_matvec_shaped(
     w: &QuantMatrix,
     x: &Tensor,
     shape: MatvecShape,
+    precision: Precision,
 ) -> Result<Tensor> {
     let op = KERNEL.name;
     let out_shape: &[usize] = match *x.shape() {
@@ -101,10 +108,12 @@ pub fn quant_matvec_shaped(
     };
     let gpu = batch.gpu();
     shape.check(gpu.limits())?;
+    check_precision(gpu, op, precision)?;
     let y = gpu.empty("quant_matvec output", out_shape)?;
     let spec = w
         .format()
         .specialization()
+        .precision(precision)
         .u32("THREADS_PER_ROW", shape.threads_per_row)
         .u32("ROWS_PER_WG", shape.rows_per_workgroup);
     for part in w.parts() {

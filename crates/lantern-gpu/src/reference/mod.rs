@@ -4,7 +4,10 @@
 
 pub mod embedding;
 pub mod quant;
+pub mod top_k;
 pub mod transformer;
+
+pub use top_k::top_k;
 
 /// C[M,N] = A[M,K]·B[K,N], row-major, accumulated in f64.
 pub fn matmul(a: &[f32], b: &[f32], m: usize, k: usize, n: usize) -> Vec<f32> {

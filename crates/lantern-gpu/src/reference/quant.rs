@@ -5,8 +5,8 @@
 //! with ggml), which the tests use as a dev-dependency; lantern-gpu does not depend on
 //! lantern-core, so the functions here take weights already dequantized.
 
-use crate::quant::WeightFormat;
-use crate::testing::{Comparison, Rng, compare_matmul};
+use crate::quant::{UNIT_LEN, WeightFormat};
+use crate::testing::{Comparison, Rng, compare, compare_matmul};
 
 /// `blocks` random blocks of `format` in GGUF layout. Quants are uniformly random bytes (every bit
 /// pattern occurs); f16 scales are normal numbers of either sign between 2⁻⁹ and 2⁻² (no zero,
@@ -85,6 +85,41 @@ pub fn compare_matmul_wt(
     n: usize,
 ) -> Comparison {
     compare_matmul(gpu, x, &transpose(w, n, k), m, k, n)
+}
+
+/// Compares a GPU Y = X·Wᵀ computed with `kernel::Precision::F16` with the f64 reference.
+/// `f16_run` is the most products the kernel sums in f16 before adding to f32 (4 for
+/// `quant_matvec`, the tiling's `tile_k` for `quant_matmul`).
+///
+/// Tolerance, with u = 2⁻¹¹ (f16) and M the largest |w| of the 32-value unit a weight lies in:
+/// decoding rounds q·d, the sub-block scale and the offset m to f16 (≤ 6u·M, taking |m| ≤ M,
+/// which holds whenever the unit's smallest quant occurs — for random nibbles all but surely),
+/// rounding x costs u·|x|·M, and a run of r products summed in f16 γ_r ≈ r·u of Σ|x|·M; so each
+/// product may be off by (r + 8)·u·|x|·M, on top of the f32 bound of [`compare_matmul_wt`]. A
+/// wrong nibble, scale or index is still off by a whole weight's contribution, ~100× more.
+pub fn compare_matmul_wt_f16(
+    gpu: &[f32],
+    x: &[f32],
+    w: &[f32],
+    (m, k, n): (usize, usize, usize),
+    f16_run: usize,
+) -> Comparison {
+    let wt = transpose(w, n, k);
+    let reference = crate::reference::matmul(x, &wt, m, k, n);
+    let f32_bound = crate::reference::matmul_error_bound(x, &wt, m, k, n);
+    let unit_max: Vec<f64> = w
+        .chunks(UNIT_LEN)
+        .map(|unit| unit.iter().fold(0f64, |a, &v| a.max(f64::from(v).abs())))
+        .collect();
+    // f16's unit roundoff, 2⁻¹¹.
+    let per_product = (f16_run as f64 + 8.0) / 2048.0;
+    compare(gpu, &reference, |i, r| {
+        let (row, col) = (i / n, i % n);
+        let magnitude: f64 = (0..k)
+            .map(|c| f64::from(x[row * k + c]).abs() * unit_max[(col * k + c) / UNIT_LEN])
+            .sum();
+        f32_bound[i] + (per_product * magnitude) as f32 + r.abs() * f32::EPSILON + f32::MIN_POSITIVE
+    })
 }
 
 #[cfg(test)]

@@ -27,6 +27,47 @@ pub trait LanguageModel {
 
     /// Runs `tokens` at the next positions and returns the logits that follow the last of them.
     fn forward(&mut self, tokens: &[u32]) -> impl Future<Output = Result<Vec<f32>, GenerateError>>;
+
+    /// The largest `k` [`forward_top_k`](Self::forward_top_k) takes; 0 (the default) when the
+    /// model does not offer it.
+    fn max_top_k(&self) -> usize {
+        0
+    }
+
+    /// [`forward`](Self::forward), returning only the `k` highest logits as (id, logit) pairs
+    /// (ties to the lower id), for 1 ≤ `k` ≤ [`max_top_k`](Self::max_top_k): a GPU model
+    /// selects them on the GPU and reads back k pairs instead of the vocabulary. The default
+    /// refuses (the loop only calls it when `max_top_k` allows).
+    fn forward_top_k(
+        &mut self,
+        tokens: &[u32],
+        k: usize,
+    ) -> impl Future<Output = Result<Vec<(u32, f32)>, GenerateError>> {
+        let _ = (tokens, k);
+        async move {
+            Err(GenerateError::Model(
+                "this model does not select top-k logits itself".into(),
+            ))
+        }
+    }
+}
+
+/// What a forward step returned: every logit, or only the highest ones.
+enum Scores {
+    Logits(Vec<f32>),
+    TopK(Vec<(u32, f32)>),
+}
+
+/// Runs `tokens`, asking the model for just the top `top_k` logits when that is enough.
+async fn forward<M: LanguageModel>(
+    model: &mut M,
+    tokens: &[u32],
+    top_k: Option<usize>,
+) -> Result<Scores, GenerateError> {
+    Ok(match top_k {
+        Some(k) => Scores::TopK(model.forward_top_k(tokens, k).await?),
+        None => Scores::Logits(model.forward(tokens).await?),
+    })
 }
 
 /// Time in milliseconds from an arbitrary origin: `performance.now()` in a browser,
@@ -181,9 +222,15 @@ pub async fn generate<M: LanguageModel>(
     }
     let mut sampler = Sampler::new(options.sampler.clone())?;
     sampler.accept_all(prompt);
+    // Without logit bias or penalties, and greedy or with a top-k filter, every sampling step
+    // looks only at the top-k logits: the model can select them (on the GPU) and hand back k
+    // pairs instead of the vocabulary, and the sampler gives the same tokens from them.
+    let top_k = sampler
+        .top_k_candidates()
+        .filter(|&k| k <= model.max_top_k());
 
     let started = clock.now_ms();
-    let mut logits = model.forward(prompt).await?;
+    let mut scores = forward(model, prompt, top_k).await?;
     let first_logits = clock.now_ms();
 
     let mut stream = TextStream::new(true);
@@ -194,7 +241,10 @@ pub async fn generate<M: LanguageModel>(
         if tokens.len() >= options.max_tokens {
             break FinishReason::MaxTokens;
         }
-        let token = sampler.sample(&logits)?;
+        let token = match &scores {
+            Scores::Logits(logits) => sampler.sample(logits)?,
+            Scores::TopK(candidates) => sampler.sample_top_k(candidates)?,
+        };
         sampler.accept(token);
         tokens.push(token);
         if !options.ignore_end_of_generation && tokenizer.is_end_of_generation(token) {
@@ -224,7 +274,7 @@ pub async fn generate<M: LanguageModel>(
         if model.position() >= context_length {
             break FinishReason::ContextFull;
         }
-        logits = model.forward(&[token]).await?;
+        scores = forward(model, &[token], top_k).await?;
     };
     if !matches!(finish, FinishReason::Stop(_)) {
         // Text held back for a stop string that never came, and a character cut off at the end.

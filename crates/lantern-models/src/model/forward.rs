@@ -13,7 +13,7 @@ use lantern_core::config::{
 };
 use lantern_gpu::ops::{self, Activation, AttentionParams, KvCache, RmsNorm, Rope, RopeStyle};
 use lantern_gpu::quant::QuantMatrix;
-use lantern_gpu::{Batch, Gpu, Tensor};
+use lantern_gpu::{Batch, Gpu, Precision, Tensor};
 
 use super::weights::Weights;
 use super::{ModelError, Result};
@@ -27,6 +27,7 @@ pub(super) struct Plan {
     pub n_kv_heads: usize,
     pub head_dim: usize,
     pub final_logit_softcap: Option<f32>,
+    pub precision: Precision,
     pub layers: Vec<LayerPlan>,
 }
 
@@ -36,7 +37,7 @@ pub(super) struct LayerPlan {
 }
 
 impl Plan {
-    pub fn new(c: &ModelConfig) -> Result<Plan> {
+    pub fn new(c: &ModelConfig, precision: Precision) -> Result<Plan> {
         let activation = match c.activation {
             ConfigActivation::Silu => Activation::Silu,
             ConfigActivation::GeluTanh => Activation::GeluTanh,
@@ -89,6 +90,7 @@ impl Plan {
             n_kv_heads: c.n_kv_heads as usize,
             head_dim: c.head_dim as usize,
             final_logit_softcap: c.final_logit_softcap,
+            precision,
             layers,
         })
     }
@@ -96,11 +98,11 @@ impl Plan {
 
 /// `x·Wᵀ` for `x` of `[T, cols]`: the matrix-vector kernel for one token, the tiled
 /// matrix-matrix kernel for several.
-fn linear(batch: &mut Batch<'_>, x: &Tensor, w: &QuantMatrix) -> Result<Tensor> {
+fn linear(batch: &mut Batch<'_>, plan: &Plan, x: &Tensor, w: &QuantMatrix) -> Result<Tensor> {
     Ok(if x.shape()[0] == 1 {
-        ops::quant_matvec(batch, w, x)?
+        ops::quant_matvec(batch, w, x, plan.precision)?
     } else {
-        ops::quant_matmul(batch, x, w)?
+        ops::quant_matmul(batch, x, w, plan.precision)?
     })
 }
 
@@ -114,11 +116,61 @@ pub(super) async fn forward(
     tokens: &[u32],
     start: usize,
 ) -> Result<Vec<f32>> {
+    let mut batch = gpu.batch(if tokens.len() == 1 {
+        "decode"
+    } else {
+        "prefill"
+    });
+    let logits = record(&mut batch, weights, plan, caches, tokens, start)?;
+    let mut logits = batch.submit_and_read(&logits).await?;
+    // Soft-capping (Gemma 2 style) touches only the read-back vector; done on the CPU.
+    if let Some(cap) = plan.final_logit_softcap {
+        for v in &mut logits {
+            *v = cap * (*v / cap).tanh();
+        }
+    }
+    Ok(logits)
+}
+
+/// [`forward`], but selecting the `k` highest logits on the GPU (`ops::top_k`, in the same
+/// submission) and reading back only those (id, logit) pairs, best first, ties to the lower id.
+/// Not for soft-capped models: capping after selection could merge distinct logits into ties
+/// that the selection broke by value instead of by id (the caller checks).
+pub(super) async fn forward_top_k(
+    gpu: &Gpu,
+    weights: &Weights,
+    plan: &Plan,
+    caches: &[KvCache],
+    tokens: &[u32],
+    start: usize,
+    k: usize,
+) -> Result<Vec<(u32, f32)>> {
+    debug_assert!(plan.final_logit_softcap.is_none());
+    let mut batch = gpu.batch(if tokens.len() == 1 {
+        "decode"
+    } else {
+        "prefill"
+    });
+    let logits = record(&mut batch, weights, plan, caches, tokens, start)?;
+    let top = ops::top_k(&mut batch, &logits, k)?;
+    Ok(ops::decode_top_k(&batch.submit_and_read(&top).await?))
+}
+
+/// Records the forward pass into `batch` and returns the (not yet computed) `[1, vocab]` logits
+/// after the last token.
+fn record(
+    batch: &mut Batch<'_>,
+    weights: &Weights,
+    plan: &Plan,
+    caches: &[KvCache],
+    tokens: &[u32],
+    start: usize,
+) -> Result<Tensor> {
+    let gpu = batch.gpu();
     let t = tokens.len();
     let (nh, nkv, hd) = (plan.n_heads, plan.n_kv_heads, plan.head_dim);
     let ids = ops::upload_ids(gpu, tokens, weights.embedding.rows())?;
-    let mut batch = gpu.batch(if t == 1 { "decode" } else { "prefill" });
-    let b = &mut batch;
+    let b = batch;
 
     // The residual stream, [T, hidden], updated in place by each block.
     let x = ops::embedding(b, &weights.embedding, &ids, plan.embedding_scale)?;
@@ -132,9 +184,9 @@ pub(super) async fn forward(
 
     for (l, (layer, lp)) in weights.layers.iter().zip(&plan.layers).enumerate() {
         // Attention block: h is the normalised residual.
-        let mut q = linear(b, &h, &layer.q)?.reshape(&[t, nh, hd])?;
-        let mut k = linear(b, &h, &layer.k)?.reshape(&[t, nkv, hd])?;
-        let v = linear(b, &h, &layer.v)?.reshape(&[t, nkv, hd])?;
+        let mut q = linear(b, plan, &h, &layer.q)?.reshape(&[t, nh, hd])?;
+        let mut k = linear(b, plan, &h, &layer.k)?.reshape(&[t, nkv, hd])?;
+        let v = linear(b, plan, &h, &layer.v)?.reshape(&[t, nkv, hd])?;
         if let (Some(qn), Some(kn)) = (&layer.q_norm, &layer.k_norm) {
             q = ops::rms_norm(b, &q, qn, plan.norm)?;
             k = ops::rms_norm(b, &k, kn, plan.norm)?;
@@ -146,22 +198,22 @@ pub(super) async fn forward(
         caches[l].write(b, &k, &v, start)?;
         let attn =
             ops::attention(b, &q, &caches[l], start, &lp.attention)?.reshape(&[t, nh * hd])?;
-        let mut attn_out = linear(b, &attn, &layer.o)?;
+        let mut attn_out = linear(b, plan, &attn, &layer.o)?;
         if let Some(post) = &layer.post_attn_norm {
             attn_out = ops::rms_norm(b, &attn_out, post, plan.norm)?;
         }
         // x += attn_out, and the feed-forward block's pre-norm, in one pass.
         h = ops::add_rms_norm(b, &x, &attn_out, &layer.ffn_norm, plan.norm)?;
 
-        let up = linear(b, &h, &layer.up)?;
+        let up = linear(b, plan, &h, &layer.up)?;
         let inner = match &layer.gate {
             Some(gate) => {
-                let gate = linear(b, &h, gate)?;
+                let gate = linear(b, plan, &h, gate)?;
                 ops::gated_activation(b, &gate, &up, plan.activation)?
             }
             None => ops::activation(b, &up, plan.activation)?,
         };
-        let mut ffn_out = linear(b, &inner, &layer.down)?;
+        let mut ffn_out = linear(b, plan, &inner, &layer.down)?;
         if let Some(post) = &layer.post_ffn_norm {
             ffn_out = ops::rms_norm(b, &ffn_out, post, plan.norm)?;
         }
@@ -178,13 +230,5 @@ pub(super) async fn forward(
     b.copy(&x, (t - 1) * hidden, &last, 0, hidden)?;
     let last = ops::rms_norm(b, &last, &weights.output_norm, plan.norm)?;
     let output = weights.output.as_ref().unwrap_or(&weights.embedding);
-    let logits = ops::quant_matvec(b, output, &last)?;
-    let mut logits = batch.submit_and_read(&logits).await?;
-    // Soft-capping (Gemma 2 style) touches only the read-back vector; done on the CPU.
-    if let Some(cap) = plan.final_logit_softcap {
-        for v in &mut logits {
-            *v = cap * (*v / cap).tanh();
-        }
-    }
-    Ok(logits)
+    Ok(ops::quant_matvec(b, output, &last, plan.precision)?)
 }

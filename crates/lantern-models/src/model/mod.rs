@@ -14,8 +14,8 @@ pub mod weights;
 use lantern_core::GgmlType;
 use lantern_core::config::{Architecture, ModelConfig};
 use lantern_core::gguf::{GgufFile, GgufHeader};
-use lantern_gpu::ops::KvCache;
-use lantern_gpu::{Gpu, GpuError};
+use lantern_gpu::ops::{self, KvCache};
+use lantern_gpu::{Gpu, GpuError, Precision};
 use thiserror::Error;
 
 use crate::generate::{GenerateError, LanguageModel};
@@ -70,6 +70,9 @@ pub struct ModelOptions {
     pub max_context: usize,
     /// Bytes per chunk when a file already in memory is streamed into the GPU. Default 16 MiB.
     pub chunk_bytes: usize,
+    /// What the weight products compute in. Default f32, the path compared with the reference
+    /// tightly; f16 needs the adapter's `shader-f16` (loading says so when it is missing).
+    pub precision: Precision,
 }
 
 impl Default for ModelOptions {
@@ -77,6 +80,7 @@ impl Default for ModelOptions {
         ModelOptions {
             max_context: 4096,
             chunk_bytes: 16 << 20,
+            precision: Precision::F32,
         }
     }
 }
@@ -118,7 +122,14 @@ impl<'g> GpuModel<'g> {
             Architecture::Llama | Architecture::Gemma3 => {}
             other => return Err(ModelError::UnsupportedArchitecture(other)),
         }
-        let plan = Plan::new(&config)?;
+        if options.precision == Precision::F16 && !gpu.report().features.shader_f16 {
+            return Err(GpuError::MissingFeature {
+                what: "f16 precision".into(),
+                feature: "shader-f16",
+            }
+            .into());
+        }
+        let plan = Plan::new(&config, options.precision)?;
         let weights = weights::load(gpu, header, &config, source).await?;
         let max_context = (config.context_length as usize).min(options.max_context.max(1));
         let caches = (0..config.n_layers)
@@ -143,6 +154,11 @@ impl<'g> GpuModel<'g> {
 
     pub fn config(&self) -> &ModelConfig {
         &self.config
+    }
+
+    /// What the weight products compute in.
+    pub fn precision(&self) -> Precision {
+        self.plan.precision
     }
 
     /// Positions the KV cache holds.
@@ -175,16 +191,7 @@ impl<'g> GpuModel<'g> {
     /// Runs `tokens` at the next positions in one GPU submission and returns the logits after
     /// the last one (`vocab_size` values).
     pub async fn forward_tokens(&mut self, tokens: &[u32]) -> Result<Vec<f32>> {
-        if tokens.is_empty() {
-            return Err(ModelError::NoTokens);
-        }
-        if self.position + tokens.len() > self.max_context() {
-            return Err(ModelError::ContextOverflow {
-                position: self.position,
-                tokens: tokens.len(),
-                max_context: self.max_context(),
-            });
-        }
+        self.check_fits(tokens)?;
         let logits = forward::forward(
             self.gpu,
             &self.weights,
@@ -196,6 +203,59 @@ impl<'g> GpuModel<'g> {
         .await?;
         self.position += tokens.len();
         Ok(logits)
+    }
+
+    /// The largest `k` [`forward_top_k`](Self::forward_top_k) takes: the GPU top-k kernel's
+    /// limit (or the vocabulary, if smaller); 0 for a model whose logits are soft-capped, where
+    /// it is not offered (capping after selection could turn distinct logits into ties that
+    /// the selection broke by value rather than by id).
+    pub fn max_top_k(&self) -> usize {
+        if self.plan.final_logit_softcap.is_some() {
+            0
+        } else {
+            let output = self.weights.output.as_ref();
+            let vocab = output.unwrap_or(&self.weights.embedding).rows();
+            ops::top_k::MAX_K.min(vocab)
+        }
+    }
+
+    /// [`forward_tokens`](Self::forward_tokens), in the same single submission, but reading
+    /// back only the `k` highest logits: (id, logit) pairs, best first, ties to the lower id,
+    /// exactly the values `forward_tokens` would return. 1 ≤ `k` ≤ [`max_top_k`](Self::max_top_k).
+    pub async fn forward_top_k(&mut self, tokens: &[u32], k: usize) -> Result<Vec<(u32, f32)>> {
+        if k == 0 || k > self.max_top_k() {
+            return Err(ModelError::Unsupported(format!(
+                "top-k forward with k = {k} (this model takes 1..={})",
+                self.max_top_k()
+            )));
+        }
+        self.check_fits(tokens)?;
+        let top = forward::forward_top_k(
+            self.gpu,
+            &self.weights,
+            &self.plan,
+            &self.caches,
+            tokens,
+            self.position,
+            k,
+        )
+        .await?;
+        self.position += tokens.len();
+        Ok(top)
+    }
+
+    fn check_fits(&self, tokens: &[u32]) -> Result<()> {
+        if tokens.is_empty() {
+            return Err(ModelError::NoTokens);
+        }
+        if self.position + tokens.len() > self.max_context() {
+            return Err(ModelError::ContextOverflow {
+                position: self.position,
+                tokens: tokens.len(),
+                max_context: self.max_context(),
+            });
+        }
+        Ok(())
     }
 }
 
@@ -210,6 +270,20 @@ impl LanguageModel for GpuModel<'_> {
 
     async fn forward(&mut self, tokens: &[u32]) -> std::result::Result<Vec<f32>, GenerateError> {
         self.forward_tokens(tokens)
+            .await
+            .map_err(|e| GenerateError::Model(e.to_string()))
+    }
+
+    fn max_top_k(&self) -> usize {
+        GpuModel::max_top_k(self)
+    }
+
+    async fn forward_top_k(
+        &mut self,
+        tokens: &[u32],
+        k: usize,
+    ) -> std::result::Result<Vec<(u32, f32)>, GenerateError> {
+        GpuModel::forward_top_k(self, tokens, k)
             .await
             .map_err(|e| GenerateError::Model(e.to_string()))
     }
