@@ -3,6 +3,10 @@
 //!
 //! Validation errors (a kernel that fails to compile, a bad binding) are captured per recorded
 //! operation in WebGPU error scopes and returned from `submit`, instead of aborting the process.
+//!
+//! Per-dispatch costs are kept out of the hot path: consecutive dispatches share one compute pass
+//! (ended only by a copy or the submission), and their parameter blocks are slots of one uniform
+//! buffer per [`PARAMS_ARENA_BYTES`], written once at submission instead of once per dispatch.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -16,13 +20,66 @@ use crate::tensor::Tensor;
 
 type ErrorFuture = Pin<Box<dyn Future<Output = Option<wgpu::Error>>>>;
 
+/// Size of one uniform buffer that parameter blocks are packed into (256-byte slots, WebGPU's
+/// largest `minUniformBufferOffsetAlignment`, so 256 dispatches per buffer).
+pub const PARAMS_ARENA_BYTES: u64 = 64 << 10;
+
+/// Parameter blocks of the batch's dispatches: each gets its own slot (they are written with
+/// `queue.write_buffer`, which lands before the whole submission, so no slot may be reused
+/// within a batch), collected on the CPU and written with one call per buffer.
+struct ParamsArena {
+    buffers: Vec<(PooledBuffer, Vec<u8>)>,
+    slot: u64,
+}
+
+impl ParamsArena {
+    /// A slot for `params` (padded to 16 bytes): the buffer and offset to bind.
+    fn place(&mut self, gpu: &Gpu, params: &[u8]) -> Result<(usize, u64, u64)> {
+        let size = (params.len() as u64).next_multiple_of(16);
+        let offset = self
+            .buffers
+            .last()
+            .map(|(_, bytes)| (bytes.len() as u64).next_multiple_of(self.slot))
+            .filter(|&offset| offset + size <= PARAMS_ARENA_BYTES);
+        let offset = match offset {
+            Some(offset) => offset,
+            None => {
+                let buffer = gpu.pool.acquire(
+                    "kernel parameters",
+                    PARAMS_ARENA_BYTES.max(size),
+                    UNIFORM,
+                )?;
+                self.buffers.push((buffer, Vec::new()));
+                0
+            }
+        };
+        let bytes = &mut self.buffers.last_mut().expect("pushed above").1;
+        bytes.resize(offset as usize, 0);
+        bytes.extend_from_slice(params);
+        bytes.resize((offset + size) as usize, 0);
+        Ok((self.buffers.len() - 1, offset, size))
+    }
+
+    /// Writes every slot (before the submission that reads them) and returns the buffers, to be
+    /// kept until then.
+    fn write(self, gpu: &Gpu) -> Vec<PooledBuffer> {
+        self.buffers
+            .into_iter()
+            .map(|(buffer, bytes)| {
+                gpu.queue.write_buffer(buffer.buffer(), 0, &bytes);
+                buffer
+            })
+            .collect()
+    }
+}
+
 pub struct Batch<'g> {
     gpu: &'g Gpu,
     label: &'static str,
     encoder: wgpu::CommandEncoder,
-    /// Parameter blocks are written with `queue.write_buffer`, which lands before the whole
-    /// submission; each dispatch therefore needs its own until the batch is submitted.
-    uniforms: Vec<PooledBuffer>,
+    /// The open compute pass that dispatches are recorded into; ended by a copy or submission.
+    pass: Option<wgpu::ComputePass<'static>>,
+    params: ParamsArena,
     /// Launchers' scratch tensors, kept out of the pool until the submission (see [`Batch::hold`]).
     held: Vec<Tensor>,
     pending_errors: Vec<ErrorFuture>,
@@ -35,11 +92,16 @@ impl Gpu {
         let encoder = self
             .device
             .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some(label) });
+        let slot = u64::from(self.limits.min_uniform_buffer_offset_alignment).max(16);
         Batch {
             gpu: self,
             label,
             encoder,
-            uniforms: Vec::new(),
+            pass: None,
+            params: ParamsArena {
+                buffers: Vec::new(),
+                slot,
+            },
             held: Vec::new(),
             pending_errors: Vec::new(),
             dispatches: 0,
@@ -106,6 +168,8 @@ impl<'g> Batch<'g> {
             return Ok(());
         }
         let scopes = ErrorScopes::push(&self.gpu.device);
+        // Copies are recorded outside compute passes; ending the pass reports its errors here.
+        self.pass = None;
         self.encoder.copy_buffer_to_buffer(
             src.buffer().buffer(),
             src_start as u64 * 4,
@@ -131,14 +195,7 @@ impl<'g> Batch<'g> {
         let uniform = if params.is_empty() {
             None
         } else {
-            let buffer = gpu
-                .pool
-                .acquire("kernel parameters", params.len() as u64, UNIFORM)?;
-            // Uniform blocks are 16-byte multiples in WGSL; the pool rounds buffers up, so pad.
-            let mut padded = params.to_vec();
-            padded.resize(params.len().next_multiple_of(16), 0);
-            gpu.queue.write_buffer(buffer.buffer(), 0, &padded);
-            Some(buffer)
+            Some(self.params.place(gpu, params)?)
         };
         let scopes = ErrorScopes::push(&gpu.device);
         let pipeline = gpu.kernels.pipeline(&gpu.device, kernel, spec);
@@ -151,13 +208,13 @@ impl<'g> Batch<'g> {
                     resource: b.binding(),
                 })
                 .collect();
-            if let Some(u) = &uniform {
+            if let Some((index, offset, size)) = uniform {
                 entries.push(wgpu::BindGroupEntry {
                     binding: buffers.len() as u32,
                     resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
-                        buffer: u.buffer(),
-                        offset: 0,
-                        size: wgpu::BufferSize::new(params.len().next_multiple_of(16) as u64),
+                        buffer: self.params.buffers[index].0.buffer(),
+                        offset,
+                        size: wgpu::BufferSize::new(size),
                     }),
                 });
             }
@@ -166,19 +223,21 @@ impl<'g> Batch<'g> {
                 layout: &pipeline.get_bind_group_layout(0),
                 entries: &entries,
             });
-            let mut pass = self
-                .encoder
-                .begin_compute_pass(&wgpu::ComputePassDescriptor {
-                    label: Some(kernel.name),
-                    timestamp_writes: None,
-                });
+            let (encoder, label) = (&mut self.encoder, self.label);
+            let pass = self.pass.get_or_insert_with(|| {
+                encoder
+                    .begin_compute_pass(&wgpu::ComputePassDescriptor {
+                        label: Some(label),
+                        timestamp_writes: None,
+                    })
+                    .forget_lifetime()
+            });
             pass.set_pipeline(pipeline);
             pass.set_bind_group(0, &bind_group, &[]);
             pass.dispatch_workgroups(workgroups[0], workgroups[1], workgroups[2]);
         }
         self.pending_errors.extend(scopes.pop());
         pipeline?;
-        self.uniforms.extend(uniform);
         self.dispatches += 1;
         Ok(())
     }
@@ -198,6 +257,10 @@ impl<'g> Batch<'g> {
             .pool
             .acquire("readback staging", bytes.max(4), READBACK)?;
         if bytes > 0 {
+            // Outside the compute pass; `finish`'s scopes would not see its errors after it.
+            let scopes = ErrorScopes::push(&gpu.device);
+            self.pass = None;
+            self.pending_errors.extend(scopes.pop());
             self.encoder.copy_buffer_to_buffer(
                 tensor.buffer().buffer(),
                 0,
@@ -217,12 +280,15 @@ impl<'g> Batch<'g> {
             gpu,
             label,
             encoder,
-            uniforms,
+            pass,
+            params,
             held,
             mut pending_errors,
             ..
         } = self;
         let scopes = ErrorScopes::push(&gpu.device);
+        drop(pass);
+        let uniforms = params.write(gpu);
         gpu.queue.submit([encoder.finish()]);
         pending_errors.extend(scopes.pop());
         // Queue order keeps these valid for this submission even when reused by the next one.
