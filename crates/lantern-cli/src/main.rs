@@ -78,6 +78,9 @@ enum Command {
         /// What the weight products compute in: f32, or f16 (needs the adapter's shader-f16).
         #[arg(long, default_value_t = lantern_gpu::Precision::F32)]
         precision: lantern_gpu::Precision,
+        /// Timed runs; each figure is their median.
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
         #[arg(long)]
         json: bool,
     },
@@ -118,9 +121,11 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
             prompt_tokens,
             decode_tokens,
             precision,
+            runs,
             json,
         } => {
-            generate::run_bench(&model, prompt_tokens, decode_tokens, precision, json).await?;
+            generate::run_bench(&model, prompt_tokens, decode_tokens, precision, runs, json)
+                .await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Inspect {

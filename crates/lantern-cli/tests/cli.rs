@@ -418,3 +418,66 @@ fn generate_refuses_a_file_that_is_not_a_model() {
         "{stderr}"
     );
 }
+
+/// The bench's report holds together: the runs asked for, the bytes a decode step reads (every
+/// weight matrix once: between the file's matrix bytes and the 1.1× repacking budget), and the
+/// roofline fraction as the effective weight bandwidth over the probe's. No speed is asserted.
+#[test]
+fn bench_reports_bytes_per_token_against_the_measured_roofline() {
+    let model = smollm2_path();
+    let out = lantern(&[
+        "bench",
+        "--model",
+        &model,
+        "--prompt-tokens",
+        "4",
+        "--decode-tokens",
+        "3",
+        "--runs",
+        "2",
+        "--json",
+    ])
+    .output()
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let number = |key: &str| {
+        report[key]
+            .as_f64()
+            .unwrap_or_else(|| panic!("{key} missing in {report}"))
+    };
+    assert_eq!(report["runs"], 2);
+    assert_eq!(
+        report["decode_tokens_per_second_runs"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_eq!(report["prompt_tokens"], 4);
+    assert_eq!(report["decode_steps"], 2);
+    assert_eq!(report["precision"], "f32");
+    // SmolLM2's matrices: 30 layers of 2·576² + 2·192·576 + 3·576·1536 Q4_1 values (20 bytes per
+    // 32) and the tied 49152×576 Q8_0 output projection (34 bytes per 32).
+    let layer_values = 2.0 * 576.0 * 576.0 + 2.0 * 192.0 * 576.0 + 3.0 * 576.0 * 1536.0;
+    let gguf_bytes = 30.0 * layer_values * 20.0 / 32.0 + 49152.0 * 576.0 * 34.0 / 32.0;
+    let bytes = number("weight_bytes_per_decoded_token");
+    assert!(
+        (gguf_bytes..=1.1 * gguf_bytes).contains(&bytes),
+        "{bytes} vs {gguf_bytes}"
+    );
+    let probe = number("probe_bandwidth_gb_per_second");
+    assert!(probe > 0.0);
+    let effective = number("weight_bandwidth_gb_per_second");
+    let expected = bytes * number("decode_tokens_per_second") / 1e9;
+    assert!(
+        (effective - expected).abs() <= 1e-9 * expected,
+        "{effective} vs {expected}"
+    );
+    let fraction = number("decode_fraction_of_roofline");
+    assert!((fraction - effective / probe).abs() <= 1e-9, "{fraction}");
+}

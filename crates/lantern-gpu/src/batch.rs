@@ -44,11 +44,9 @@ impl ParamsArena {
         let offset = match offset {
             Some(offset) => offset,
             None => {
-                let buffer = gpu.pool.acquire(
-                    "kernel parameters",
-                    PARAMS_ARENA_BYTES.max(size),
-                    UNIFORM,
-                )?;
+                let buffer =
+                    gpu.pool
+                        .acquire("kernel parameters", PARAMS_ARENA_BYTES.max(size), UNIFORM)?;
                 self.buffers.push((buffer, Vec::new()));
                 0
             }
