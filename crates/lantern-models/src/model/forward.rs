@@ -13,7 +13,7 @@ use lantern_core::config::{
 };
 use lantern_gpu::ops::{self, Activation, AttentionParams, KvCache, RmsNorm, Rope, RopeStyle};
 use lantern_gpu::quant::QuantMatrix;
-use lantern_gpu::{Batch, Gpu, Precision, Tensor};
+use lantern_gpu::{Batch, Precision, Tensor};
 
 use super::weights::Weights;
 use super::{ModelError, Result};
@@ -37,6 +37,16 @@ pub(super) struct LayerPlan {
 }
 
 impl Plan {
+    /// Soft-capping (Gemma 2 style) of read-back logits, where the model has it: it touches
+    /// only the vector read back, so it is done on the CPU.
+    pub fn soft_cap(&self, logits: &mut [f32]) {
+        if let Some(cap) = self.final_logit_softcap {
+            for v in logits {
+                *v = cap * (*v / cap).tanh();
+            }
+        }
+    }
+
     pub fn new(c: &ModelConfig, precision: Precision) -> Result<Plan> {
         let activation = match c.activation {
             ConfigActivation::Silu => Activation::Silu,
@@ -106,59 +116,10 @@ fn linear(batch: &mut Batch<'_>, plan: &Plan, x: &Tensor, w: &QuantMatrix) -> Re
     })
 }
 
-/// Runs `tokens` at positions `start ..` (writing their keys and values into `caches`) in one
-/// submission, and returns the logits after the last token.
-pub(super) async fn forward(
-    gpu: &Gpu,
-    weights: &Weights,
-    plan: &Plan,
-    caches: &[KvCache],
-    tokens: &[u32],
-    start: usize,
-) -> Result<Vec<f32>> {
-    let mut batch = gpu.batch(if tokens.len() == 1 {
-        "decode"
-    } else {
-        "prefill"
-    });
-    let logits = record(&mut batch, weights, plan, caches, tokens, start)?;
-    let mut logits = batch.submit_and_read(&logits).await?;
-    // Soft-capping (Gemma 2 style) touches only the read-back vector; done on the CPU.
-    if let Some(cap) = plan.final_logit_softcap {
-        for v in &mut logits {
-            *v = cap * (*v / cap).tanh();
-        }
-    }
-    Ok(logits)
-}
-
-/// [`forward`], but selecting the `k` highest logits on the GPU (`ops::top_k`, in the same
-/// submission) and reading back only those (id, logit) pairs, best first, ties to the lower id.
-/// Not for soft-capped models: capping after selection could merge distinct logits into ties
-/// that the selection broke by value instead of by id (the caller checks).
-pub(super) async fn forward_top_k(
-    gpu: &Gpu,
-    weights: &Weights,
-    plan: &Plan,
-    caches: &[KvCache],
-    tokens: &[u32],
-    start: usize,
-    k: usize,
-) -> Result<Vec<(u32, f32)>> {
-    debug_assert!(plan.final_logit_softcap.is_none());
-    let mut batch = gpu.batch(if tokens.len() == 1 {
-        "decode"
-    } else {
-        "prefill"
-    });
-    let logits = record(&mut batch, weights, plan, caches, tokens, start)?;
-    let top = ops::top_k(&mut batch, &logits, k)?;
-    Ok(ops::decode_top_k(&batch.submit_and_read(&top).await?))
-}
-
-/// Records the forward pass into `batch` and returns the (not yet computed) `[1, vocab]` logits
-/// after the last token.
-fn record(
+/// Records the forward pass of `tokens` at positions `start ..` (writing their keys and values
+/// into `caches`) into `batch`, and returns the (not yet computed) `[1, vocab]` logits after the
+/// last token.
+pub(super) fn record(
     batch: &mut Batch<'_>,
     weights: &Weights,
     plan: &Plan,

@@ -2,8 +2,8 @@
 //! [`ModelConfig`], the same math as [`crate::reference`] on `lantern-gpu`'s kernels.
 //!
 //! - [`weights`]: GGUF tensors streamed into quantized GPU matrices (no dequantized copies).
-//! - `forward`: one forward pass recorded into one batch, one submission, one readback of the
-//!   last position's logits.
+//! - `forward`: one forward pass recorded into one batch; [`GpuModel`] submits it once and reads
+//!   back the last position's logits, or only their top k (selected on the GPU).
 //!
 //! [`GpuModel`] owns its KV caches (allocated once at load, for [`ModelOptions::max_context`]
 //! positions) and implements [`LanguageModel`], so it runs through the shared generation loop.
@@ -15,7 +15,7 @@ use lantern_core::GgmlType;
 use lantern_core::config::{Architecture, ModelConfig};
 use lantern_core::gguf::{GgufFile, GgufHeader};
 use lantern_gpu::ops::{self, KvCache};
-use lantern_gpu::{Gpu, GpuError, Precision};
+use lantern_gpu::{Batch, Gpu, GpuError, Precision, Tensor};
 use thiserror::Error;
 
 use crate::generate::{GenerateError, LanguageModel};
@@ -191,16 +191,9 @@ impl<'g> GpuModel<'g> {
     /// Runs `tokens` at the next positions in one GPU submission and returns the logits after
     /// the last one (`vocab_size` values).
     pub async fn forward_tokens(&mut self, tokens: &[u32]) -> Result<Vec<f32>> {
-        self.check_fits(tokens)?;
-        let logits = forward::forward(
-            self.gpu,
-            &self.weights,
-            &self.plan,
-            &self.caches,
-            tokens,
-            self.position,
-        )
-        .await?;
+        let (batch, logits) = self.record(tokens)?;
+        let mut logits = batch.submit_and_read(&logits).await?;
+        self.plan.soft_cap(&mut logits);
         self.position += tokens.len();
         Ok(logits)
     }
@@ -219,9 +212,10 @@ impl<'g> GpuModel<'g> {
         }
     }
 
-    /// [`forward_tokens`](Self::forward_tokens), in the same single submission, but reading
-    /// back only the `k` highest logits: (id, logit) pairs, best first, ties to the lower id,
-    /// exactly the values `forward_tokens` would return. 1 ≤ `k` ≤ [`max_top_k`](Self::max_top_k).
+    /// [`forward_tokens`](Self::forward_tokens), in the same single submission, but selecting
+    /// the `k` highest logits on the GPU and reading back only those: (id, logit) pairs, best
+    /// first, ties to the lower id, exactly the values `forward_tokens` would return.
+    /// 1 ≤ `k` ≤ [`max_top_k`](Self::max_top_k).
     pub async fn forward_top_k(&mut self, tokens: &[u32], k: usize) -> Result<Vec<(u32, f32)>> {
         if k == 0 || k > self.max_top_k() {
             return Err(ModelError::Unsupported(format!(
@@ -229,19 +223,32 @@ impl<'g> GpuModel<'g> {
                 self.max_top_k()
             )));
         }
+        let (mut batch, logits) = self.record(tokens)?;
+        let top = ops::top_k(&mut batch, &logits, k)?;
+        let top = ops::decode_top_k(&batch.submit_and_read(&top).await?);
+        self.position += tokens.len();
+        Ok(top)
+    }
+
+    /// A batch holding the forward pass of `tokens` at the next positions, and the logits
+    /// tensor it will compute (kept alive by the caller until the batch is submitted).
+    fn record(&self, tokens: &[u32]) -> Result<(Batch<'g>, Tensor)> {
         self.check_fits(tokens)?;
-        let top = forward::forward_top_k(
-            self.gpu,
+        let label = if tokens.len() == 1 {
+            "decode"
+        } else {
+            "prefill"
+        };
+        let mut batch = self.gpu.batch(label);
+        let logits = forward::record(
+            &mut batch,
             &self.weights,
             &self.plan,
             &self.caches,
             tokens,
             self.position,
-            k,
-        )
-        .await?;
-        self.position += tokens.len();
-        Ok(top)
+        )?;
+        Ok((batch, logits))
     }
 
     fn check_fits(&self, tokens: &[u32]) -> Result<()> {
