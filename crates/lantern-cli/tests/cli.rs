@@ -35,9 +35,14 @@ fn selfcheck_passes_and_exits_zero() {
         "{stdout}{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // matmul ×3, softmax ×3, quant_matvec, quant_matmul and top_k, plus the two products in
+    // f16 where the adapter has shader-f16.
+    let info = lantern(&["info", "--json"]).output().unwrap();
+    let info: serde_json::Value = serde_json::from_slice(&info.stdout).unwrap();
+    let f16 = info["features"]["shader_f16"].as_bool().unwrap();
     assert_eq!(
         stdout.lines().filter(|l| l.starts_with("ok ")).count(),
-        6,
+        if f16 { 11 } else { 9 },
         "{stdout}"
     );
     assert!(stdout.contains("self-check passed"), "{stdout}");

@@ -393,6 +393,36 @@ gpu_test!(
         let text = message(writer.write(&long).unwrap_err());
         assert!(text.contains("more data than a 2×64 Q8_0 matrix"), "{text}");
 
+        // Two tensors stacked into one matrix, each through its own rows writer; a writer
+        // past its rows, or over rows outside the matrix, is an error.
+        let other = random_blocks(format, 6, &mut rng);
+        let stacked = QuantMatrix::new(&gpu, "stacked", format, 5, 64).unwrap();
+        let mut first = stacked.rows_writer(&gpu, 0..2).unwrap();
+        let mut second = stacked.rows_writer(&gpu, 2..5).unwrap();
+        second.write(&other).unwrap();
+        first.write(&gguf).unwrap();
+        first.finish().unwrap();
+        second.finish().unwrap();
+        let mut whole = gguf.clone();
+        whole.extend_from_slice(&other);
+        let reference = QuantMatrix::upload(&gpu, "whole", format, 5, 64, &whole).unwrap();
+        let x = gpu.upload("x", &[0.25; 64], &[64]).unwrap();
+        let mut batch = gpu.batch("stacked");
+        let y1 = quant_matvec(&mut batch, &stacked, &x, Precision::F32).unwrap();
+        let y2 = quant_matvec(&mut batch, &reference, &x, Precision::F32).unwrap();
+        batch.submit().await.unwrap();
+        assert_eq!(gpu.read(&y1).await.unwrap(), gpu.read(&y2).await.unwrap());
+        let mut writer = stacked.rows_writer(&gpu, 0..2).unwrap();
+        let text = message(writer.write(&whole).unwrap_err());
+        assert!(text.contains("more data than a 2×64 Q8_0 matrix"), "{text}");
+        let text = message(
+            stacked
+                .rows_writer(&gpu, 4..6)
+                .err()
+                .expect("rows past the end"),
+        );
+        assert!(text.contains("rows 4..6 of a matrix of 5 rows"), "{text}");
+
         // Operands of the wrong length.
         let matrix = QuantMatrix::upload(&gpu, "W", format, 2, 64, &gguf).unwrap();
         let mut batch = gpu.batch("bad shapes");

@@ -1,6 +1,8 @@
 // Feed-forward activation, elementwise over n f32 values:
 //   gated (GATED = true):  out = act(gate) * up    (SwiGLU for SiLU, GeGLU for GELU-tanh)
 //   plain (GATED = false): out = act(gate)         (the launcher binds the input as `up` too)
+//   stacked (STACKED = true, gated): gate and up are the two halves of each row of one
+//     [T, 2·width] input (a stacked gate/up projection computed as one product), out is [T, width]
 //
 // Both activations are written as v * sigmoid(a) with 1 / (1 + exp(-a)):
 //   SiLU:      a = v
@@ -10,14 +12,17 @@
 // is below 1e-34 * |v| either way, and no intermediate overflows to infinity (which WGSL does not
 // promise to carry through).
 //
-// Specializable: ACTIVATION (0 = SiLU, 1 = GELU-tanh), GATED, WG_SIZE.
+// Specializable: ACTIVATION (0 = SiLU, 1 = GELU-tanh), GATED, STACKED, WG_SIZE.
 
 struct Params {
     n: u32,
+    // STACKED: outputs per row (the input rows hold 2·width values)
+    width: u32,
 }
 
 const ACTIVATION: u32 = 0u;
 const GATED: bool = true;
+const STACKED: bool = false;
 const WG_SIZE: u32 = 256u;
 
 const SQRT_2_OVER_PI: f32 = 0.7978845608028654;
@@ -48,8 +53,15 @@ fn main(
     if (i >= params.n) {
         return;
     }
-    let a = act(gate[i]);
+    var g = i;
+    var v = i;
+    if (STACKED) {
+        let row = i / params.width;
+        g = i + row * params.width;
+        v = g + params.width;
+    }
+    let a = act(gate[g]);
     // `up` is read in both forms so that it stays in the pipeline's automatic bind group layout.
-    let u = up[i];
+    let u = up[v];
     out[i] = select(a, a * u, GATED);
 }

@@ -17,7 +17,9 @@ pub mod stream_read;
 pub mod top_k;
 
 pub use attention::{AttentionParams, AttentionSplit, attention};
-pub use elementwise::{Activation, activation, add_in_place, gated_activation};
+pub use elementwise::{
+    Activation, activation, add_in_place, gated_activation, gated_activation_stacked,
+};
 pub use embedding::{embedding, upload_ids};
 pub use kv_cache::KvCache;
 pub use matmul::{MatmulTiling, matmul};

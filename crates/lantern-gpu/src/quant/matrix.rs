@@ -171,14 +171,34 @@ impl QuantMatrix {
 
     /// Starts streaming the matrix's GGUF bytes in, in chunks of any size.
     pub fn writer<'a>(&'a self, gpu: &'a Gpu) -> MatrixWriter<'a> {
-        MatrixWriter {
+        self.rows_writer(gpu, 0..self.rows)
+            .expect("every matrix holds its own rows")
+    }
+
+    /// Starts streaming the GGUF bytes of rows `rows` only: another tensor's rows stacked into
+    /// this matrix (a model stacks its gate and up projections to run both as one product).
+    pub fn rows_writer<'a>(
+        &'a self,
+        gpu: &'a Gpu,
+        rows: std::ops::Range<usize>,
+    ) -> Result<MatrixWriter<'a>> {
+        if rows.start > rows.end || rows.end > self.rows {
+            return Err(GpuError::Shape(format!(
+                "{}: rows {rows:?} of a matrix of {} rows",
+                self.what, self.rows
+            )));
+        }
+        let row_bytes = (self.row_blocks() * self.format.block_bytes()) as u64;
+        Ok(MatrixWriter {
             gpu,
             matrix: self,
             repacker: Repacker::new(self.format),
-            written: 0,
+            start: rows.start as u64 * row_bytes,
+            end: rows.end as u64 * row_bytes,
+            written: rows.start as u64 * row_bytes,
             unflushed: 0,
             scratch: Vec::new(),
-        }
+        })
     }
 
     pub fn name(&self) -> &str {
@@ -217,13 +237,17 @@ impl QuantMatrix {
     }
 }
 
-/// Streams a matrix's GGUF bytes into its buffers: each chunk is repacked and written with
-/// `queue.write_buffer`, split at part boundaries. Call [`MatrixWriter::finish`] at the end.
+/// Streams a matrix's GGUF bytes (or a range of its rows') into its buffers: each chunk is
+/// repacked and written with `queue.write_buffer`, split at part boundaries. Call
+/// [`MatrixWriter::finish`] at the end.
 pub struct MatrixWriter<'a> {
     gpu: &'a Gpu,
     matrix: &'a QuantMatrix,
     repacker: Repacker,
-    /// Repacked bytes written so far.
+    /// The repacked byte range this writer fills.
+    start: u64,
+    end: u64,
+    /// Where the next repacked byte goes (from `start` to `end`).
     written: u64,
     /// Bytes written since the last submission.
     unflushed: u64,
@@ -243,15 +267,16 @@ impl MatrixWriter<'_> {
         for piece in chunk.chunks(REPACK_STEP) {
             self.scratch.clear();
             self.repacker.push(piece, &mut self.scratch);
-            let total = self.matrix.parts.iter().map(WeightPart::size_bytes).sum();
-            if self.written + self.scratch.len() as u64 > total {
+            if self.written + self.scratch.len() as u64 > self.end {
+                let block = self.matrix.format.block_bytes() as u64;
+                let rows = (self.end - self.start) / block / self.matrix.row_blocks() as u64;
                 return Err(GpuError::Shape(format!(
-                    "{}: more data than a {}×{} {} matrix holds ({} bytes)",
+                    "{}: more data than a {rows}×{} {} matrix holds ({} bytes)",
                     self.matrix.what,
-                    self.matrix.rows,
                     self.matrix.cols,
                     self.matrix.format,
-                    self.matrix.gguf_bytes()
+                    rows * self.matrix.row_blocks() as u64
+                        * self.matrix.format.gguf_block_bytes() as u64
                 )));
             }
             let mut data = &self.scratch[..];
@@ -287,13 +312,12 @@ impl MatrixWriter<'_> {
             GpuError::Shape(message) => GpuError::Shape(format!("{what}: {message}")),
             other => other,
         })?;
-        let total: u64 = self.matrix.parts.iter().map(WeightPart::size_bytes).sum();
-        if self.written != total {
+        if self.written != self.end {
             let block = self.matrix.format.block_bytes() as u64;
             return Err(GpuError::Shape(format!(
                 "{what}: only {} of {} blocks arrived",
-                self.written / block,
-                total / block
+                (self.written - self.start) / block,
+                (self.end - self.start) / block
             )));
         }
         Ok(())

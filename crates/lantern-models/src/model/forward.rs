@@ -15,7 +15,7 @@ use lantern_gpu::ops::{self, Activation, AttentionParams, KvCache, RmsNorm, Rope
 use lantern_gpu::quant::QuantMatrix;
 use lantern_gpu::{Batch, Precision, Tensor};
 
-use super::weights::Weights;
+use super::weights::{FeedForward, Weights};
 use super::{ModelError, Result};
 
 /// Per-layer constants of the pass, worked out once from the config at load.
@@ -166,13 +166,20 @@ pub(super) fn record(
         // x += attn_out, and the feed-forward block's pre-norm, in one pass.
         h = ops::add_rms_norm(b, &x, &attn_out, &layer.ffn_norm, plan.norm)?;
 
-        let up = linear(b, plan, &h, &layer.up)?;
-        let inner = match &layer.gate {
-            Some(gate) => {
+        let inner = match &layer.ffn {
+            FeedForward::Stacked(gate_up) => {
+                let gate_up = linear(b, plan, &h, gate_up)?;
+                ops::gated_activation_stacked(b, &gate_up, plan.activation)?
+            }
+            FeedForward::Gated { gate, up } => {
+                let up = linear(b, plan, &h, up)?;
                 let gate = linear(b, plan, &h, gate)?;
                 ops::gated_activation(b, &gate, &up, plan.activation)?
             }
-            None => ops::activation(b, &up, plan.activation)?,
+            FeedForward::Plain(up) => {
+                let up = linear(b, plan, &h, up)?;
+                ops::activation(b, &up, plan.activation)?
+            }
         };
         let mut ffn_out = linear(b, plan, &inner, &layer.down)?;
         if let Some(post) = &layer.post_ffn_norm {

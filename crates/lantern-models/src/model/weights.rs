@@ -8,6 +8,7 @@
 //! file in memory is just one source of chunks; a browser download is another.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::future::Future;
 
 use lantern_core::GgmlType;
@@ -76,10 +77,30 @@ pub(super) struct Layer {
     pub k_norm: Option<Tensor>,
     pub post_attn_norm: Option<Tensor>,
     pub ffn_norm: Tensor,
-    pub gate: Option<QuantMatrix>,
-    pub up: QuantMatrix,
+    pub ffn: FeedForward,
     pub down: QuantMatrix,
     pub post_ffn_norm: Option<Tensor>,
+}
+
+/// The feed-forward block's input projections.
+pub(super) enum FeedForward {
+    /// Gate and up stacked into one `[2·ffn, hidden]` matrix (gate rows first), so one product
+    /// computes both: one dispatch and one pass over the input instead of two. Used whenever the
+    /// file stores both in the same format.
+    Stacked(QuantMatrix),
+    /// Gate and up of different formats, as two products.
+    Gated { gate: QuantMatrix, up: QuantMatrix },
+    /// No gate (a plain activation of up).
+    Plain(QuantMatrix),
+}
+
+impl FeedForward {
+    fn matrices(&self) -> Vec<&QuantMatrix> {
+        match self {
+            FeedForward::Stacked(m) | FeedForward::Plain(m) => vec![m],
+            FeedForward::Gated { gate, up } => vec![gate, up],
+        }
+    }
 }
 
 pub(super) struct Weights {
@@ -98,9 +119,9 @@ impl Weights {
             .layers
             .iter()
             .map(|l| {
-                [&l.q, &l.k, &l.v, &l.o, &l.up, &l.down]
+                [&l.q, &l.k, &l.v, &l.o, &l.down]
                     .into_iter()
-                    .chain(&l.gate)
+                    .chain(l.ffn.matrices())
                     .map(QuantMatrix::size_bytes)
                     .sum::<u64>()
             })
@@ -153,8 +174,12 @@ enum Loaded {
 
 /// Where a tensor's bytes go while the file streams in.
 enum Target {
-    /// Index into the matrices allocated from the header.
-    Matrix(usize),
+    /// Rows of one of the matrices allocated from the header (all of them, or the rows a
+    /// stacked tensor takes).
+    Matrix {
+        index: usize,
+        rows: std::ops::Range<usize>,
+    },
     /// Index into the vectors being gathered.
     Vector(usize),
 }
@@ -232,8 +257,28 @@ pub(super) async fn load(
     let mut vectors: Vec<(String, usize, Vec<u8>)> = Vec::new();
     let required = plan(c).into_iter().map(|p| (p, true));
     let optional = optional_plan(c).into_iter().map(|p| (p, false));
+    let find = |name: &str| header.tensors().iter().position(|t| t.name() == name);
     for ((name, expect), required) in required.chain(optional) {
-        let Some(index) = header.tensors().iter().position(|t| t.name() == name) else {
+        if targets.contains_key(&find(&name).unwrap_or(usize::MAX)) {
+            continue; // stacked with its partner already
+        }
+        if let Some((stacked_name, parts)) = stacked_pair(&name)
+            .and_then(|(gate, up)| stack(gpu, header, &find, &gate, &up, expect).transpose())
+            .transpose()?
+        {
+            for (index, rows) in parts {
+                targets.insert(
+                    index,
+                    Target::Matrix {
+                        index: matrices.len(),
+                        rows,
+                    },
+                );
+            }
+            matrices.push(stacked_name);
+            continue;
+        }
+        let Some(index) = find(&name) else {
             if required {
                 return Err(ModelError::MissingTensor(name));
             }
@@ -249,7 +294,13 @@ pub(super) async fn load(
                 check_shape(&name, info.shape(), &[cols as u64, rows as u64])?;
                 let format = weight_format(info.ggml_type()).ok_or_else(unsupported)?;
                 let matrix = QuantMatrix::new(gpu, &name, format, rows, cols)?;
-                targets.insert(index, Target::Matrix(matrices.len()));
+                targets.insert(
+                    index,
+                    Target::Matrix {
+                        index: matrices.len(),
+                        rows: 0..rows,
+                    },
+                );
                 matrices.push((name, matrix));
             }
             Expect::Vector { len } => {
@@ -263,7 +314,7 @@ pub(super) async fn load(
         }
     }
 
-    // Then the data, in file order. A matrix's writer lives from its first piece to its last.
+    // Then the data, in file order. A tensor's writer lives from its first piece to its last.
     {
         let mut writers: HashMap<usize, MatrixWriter<'_>> = HashMap::new();
         let mut stream = TensorStream::new(header, 0);
@@ -276,13 +327,17 @@ pub(super) async fn load(
             for piece in stream.feed(&chunk) {
                 match targets.get(&piece.tensor) {
                     None => {} // a tensor the decoder does not read
-                    Some(&Target::Matrix(i)) => {
-                        let writer = writers
-                            .entry(i)
-                            .or_insert_with(|| matrices[i].1.writer(gpu));
+                    Some(Target::Matrix { index, rows }) => {
+                        let writer = match writers.entry(piece.tensor) {
+                            Entry::Occupied(writer) => writer.into_mut(),
+                            Entry::Vacant(slot) => {
+                                slot.insert(matrices[*index].1.rows_writer(gpu, rows.clone())?)
+                            }
+                        };
                         writer.write(piece.bytes)?;
                         if piece.completes {
-                            writers.remove(&i).expect("inserted above").finish()?;
+                            let writer = writers.remove(&piece.tensor).expect("inserted above");
+                            writer.finish()?;
                         }
                     }
                     Some(&Target::Vector(i)) => vectors[i].2.extend_from_slice(piece.bytes),
@@ -304,6 +359,50 @@ pub(super) async fn load(
         loaded.insert(name, Loaded::Vector(tensor));
     }
     assemble(c, loaded)
+}
+
+/// The (gate, up) projection names of the layer `name` is one of, when it is one of them: the
+/// pair is stacked into one matrix (gate rows first) when the file stores both alike.
+fn stacked_pair(name: &str) -> Option<(String, String)> {
+    let layer = name
+        .strip_suffix(".ffn_gate.weight")
+        .or_else(|| name.strip_suffix(".ffn_up.weight"))?;
+    Some((
+        format!("{layer}.ffn_gate.weight"),
+        format!("{layer}.ffn_up.weight"),
+    ))
+}
+
+/// Allocates the stacked matrix of `first` and `second` (each `expect`-shaped) when the file
+/// has both in one format: its name and matrix, and each tensor's index with the rows it fills.
+/// `None` when they cannot be stacked (a missing tensor is reported by the unstacked path).
+#[allow(clippy::type_complexity)]
+fn stack(
+    gpu: &Gpu,
+    header: &GgufHeader,
+    find: &impl Fn(&str) -> Option<usize>,
+    first: &str,
+    second: &str,
+    expect: Expect,
+) -> Result<Option<((String, QuantMatrix), [(usize, std::ops::Range<usize>); 2])>> {
+    let (Some(a), Some(b), Expect::Matrix { rows, cols }) = (find(first), find(second), expect)
+    else {
+        return Ok(None);
+    };
+    let (ta, tb) = (&header.tensors()[a], &header.tensors()[b]);
+    if ta.ggml_type() != tb.ggml_type() {
+        return Ok(None);
+    }
+    check_shape(first, ta.shape(), &[cols as u64, rows as u64])?;
+    check_shape(second, tb.shape(), &[cols as u64, rows as u64])?;
+    let format =
+        weight_format(ta.ggml_type()).ok_or_else(|| ModelError::UnsupportedTensorType {
+            name: first.to_owned(),
+            ty: ta.ggml_type(),
+        })?;
+    let name = first.replace(".ffn_gate.", ".ffn_gate_up.");
+    let matrix = QuantMatrix::new(gpu, &name, format, 2 * rows, cols)?;
+    Ok(Some(((name, matrix), [(a, 0..rows), (b, rows..2 * rows)])))
 }
 
 fn check_shape(name: &str, got: &[u64], expected: &[u64]) -> Result<()> {
@@ -357,11 +456,16 @@ fn assemble(c: &ModelConfig, loaded: HashMap<String, Loaded>) -> Result<Weights>
                 k_norm: take.optional_vector(&t("attn_k_norm")),
                 post_attn_norm: take.optional_vector(&t("post_attention_norm")),
                 ffn_norm: take.vector(&t("ffn_norm"))?,
-                gate: c
-                    .gated_ffn
-                    .then(|| take.matrix(&t("ffn_gate")))
-                    .transpose()?,
-                up: take.matrix(&t("ffn_up"))?,
+                ffn: if !c.gated_ffn {
+                    FeedForward::Plain(take.matrix(&t("ffn_up"))?)
+                } else if let Ok(stacked) = take.matrix(&t("ffn_gate_up")) {
+                    FeedForward::Stacked(stacked)
+                } else {
+                    FeedForward::Gated {
+                        gate: take.matrix(&t("ffn_gate"))?,
+                        up: take.matrix(&t("ffn_up"))?,
+                    }
+                },
                 down: take.matrix(&t("ffn_down"))?,
                 post_ffn_norm: take.optional_vector(&t("post_ffw_norm")),
             })
