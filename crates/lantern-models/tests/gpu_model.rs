@@ -24,7 +24,9 @@
 use std::ops::ControlFlow;
 use std::path::PathBuf;
 
-use lantern_core::gguf::GgufFile;
+use lantern_core::GgmlType;
+use lantern_core::gguf::{GgufFile, GgufWriter};
+use lantern_core::quant::dequantize_to_vec;
 use lantern_core::sampling::SamplerConfig;
 use lantern_core::tokenizer::Tokenizer;
 use lantern_gpu::ops;
@@ -551,5 +553,63 @@ fn generation_through_gpu_top_k_matches_full_logits() {
             );
             println!("{sampler:?}: {:?}", top_k.text);
         }
+    });
+}
+
+/// A file whose gate and up projections differ in format (here layer 0's up stored as F32: the
+/// exact values of its Q4_1 blocks) runs them as two products instead of one stacked product,
+/// and gives exactly the logits of the original file: each output is the same dot product
+/// either way, and the stacked activation equals the separate one bit for bit.
+#[test]
+fn gate_and_up_of_different_formats_run_unstacked_with_the_same_logits() {
+    pollster::block_on(async {
+        let gpu = test_gpu().await;
+        let bytes = model_bytes(SMOLLM2);
+        let file = GgufFile::open(&bytes).unwrap();
+        let mut writer = GgufWriter::new(file.header().version());
+        for (key, value) in file.metadata().iter() {
+            writer.add_metadata(key, value.clone());
+        }
+        for info in file.tensors() {
+            let data = file.tensor_data(info).unwrap();
+            if info.name() == "blk.0.ffn_up.weight" {
+                let n = info.n_elements() as usize;
+                let values = dequantize_to_vec(info.ggml_type(), data, n).unwrap();
+                let f32_bytes = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+                writer.add_tensor(info.name(), GgmlType::F32, info.shape(), f32_bytes);
+            } else {
+                writer.add_tensor(info.name(), info.ggml_type(), info.shape(), data.to_vec());
+            }
+        }
+        let mixed_bytes = writer.to_bytes();
+
+        let tokenizer = Tokenizer::from_gguf(file.metadata()).unwrap();
+        let prompt = tokenizer
+            .encode("Gate and up, stacked or not:", true, false)
+            .unwrap();
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        let mut logits = Vec::new();
+        let mut sizes = Vec::new();
+        for model_bytes in [&bytes, &mixed_bytes] {
+            let mut model = GpuModel::from_gguf_bytes(&gpu, model_bytes, &options())
+                .await
+                .unwrap();
+            let prefill = model.forward_tokens(&prompt).await.unwrap();
+            let decode = model
+                .forward_tokens(&[argmax(&prefill) as u32])
+                .await
+                .unwrap();
+            logits.push((bits(&prefill), bits(&decode)));
+            sizes.push(model.weight_bytes());
+        }
+        // The mixed file's matrix was loaded as F32: 1536×576 values at 4 bytes instead of Q4_1's
+        // 20 bytes per 32.
+        assert_eq!(
+            sizes[1] - sizes[0],
+            1536 * 576 * (4 * 32 - 20) / 32,
+            "{sizes:?}"
+        );
+        assert!(logits[0].0 == logits[1].0, "prefill logits differ");
+        assert!(logits[0].1 == logits[1].1, "decode logits differ");
     });
 }
