@@ -243,10 +243,11 @@ pub async fn run_bench(
     let text = "The quick brown fox jumps over the lazy dog. ".repeat(prompt_tokens);
     let mut ids = loaded.tokenizer.encode(&text, true, false)?;
     ids.truncate(prompt_tokens.max(1));
-    // Warm-up with the same shapes: compiles every pipeline (each tiling is a pipeline of its
-    // own) and fills the buffer pool, so neither is timed.
-    loaded.model.forward(&ids).await?;
-    loaded.model.forward(&ids[..1]).await?;
+    // Warm-up with the same shapes and the same (greedy: top-1) readback: compiles every
+    // pipeline (each tiling is a pipeline of its own) and fills the buffer pool, so neither is
+    // timed.
+    loaded.model.forward_top_k(&ids, 1).await?;
+    loaded.model.forward_top_k(&ids[..1], 1).await?;
     loaded.model.reset();
     let options = GenerateOptions {
         max_tokens: decode_tokens,
