@@ -287,13 +287,14 @@ pub async fn run_bench(
     // binding limit allows (up to 256 MiB), read 8 times in one submission; the best of three
     // such runs, since a roofline is a maximum and a shared machine only ever slows a run down.
     let clock = SystemClock::default();
-    let mut probe = lantern_gpu::bandwidth::measure(&gpu, 256 << 20, 8, || clock.now_ms()).await?;
-    for _ in 1..3 {
-        let again = lantern_gpu::bandwidth::measure(&gpu, 256 << 20, 8, || clock.now_ms()).await?;
-        if again.gigabytes_per_second() > probe.gigabytes_per_second() {
-            probe = again;
+    let mut probe: Option<lantern_gpu::bandwidth::Bandwidth> = None;
+    for _ in 0..3 {
+        let run = lantern_gpu::bandwidth::measure(&gpu, 256 << 20, 8, || clock.now_ms()).await?;
+        if probe.is_none_or(|best| run.gigabytes_per_second() > best.gigabytes_per_second()) {
+            probe = Some(run);
         }
     }
+    let probe = probe.expect("three runs");
     let roofline_gbps = probe.gigabytes_per_second();
     let fraction = if roofline_gbps > 0.0 {
         weight_gbps / roofline_gbps

@@ -165,9 +165,9 @@ impl<'g> Batch<'g> {
         if len == 0 {
             return Ok(());
         }
+        // Copies are recorded outside compute passes.
+        self.end_pass();
         let scopes = ErrorScopes::push(&self.gpu.device);
-        // Copies are recorded outside compute passes; ending the pass reports its errors here.
-        self.pass = None;
         self.encoder.copy_buffer_to_buffer(
             src.buffer().buffer(),
             src_start as u64 * 4,
@@ -255,10 +255,7 @@ impl<'g> Batch<'g> {
             .pool
             .acquire("readback staging", bytes.max(4), READBACK)?;
         if bytes > 0 {
-            // Outside the compute pass; `finish`'s scopes would not see its errors after it.
-            let scopes = ErrorScopes::push(&gpu.device);
-            self.pass = None;
-            self.pending_errors.extend(scopes.pop());
+            self.end_pass();
             self.encoder.copy_buffer_to_buffer(
                 tensor.buffer().buffer(),
                 0,
@@ -273,19 +270,27 @@ impl<'g> Batch<'g> {
         Ok(bytemuck::pod_collect_to_vec(&raw[..bytes as usize]))
     }
 
-    fn finish(self) -> (&'g Gpu, &'static str, Vec<ErrorFuture>) {
+    /// Ends the open compute pass, if any, catching the errors WebGPU reports when a pass ends.
+    fn end_pass(&mut self) {
+        if let Some(pass) = self.pass.take() {
+            let scopes = ErrorScopes::push(&self.gpu.device);
+            drop(pass);
+            self.pending_errors.extend(scopes.pop());
+        }
+    }
+
+    fn finish(mut self) -> (&'g Gpu, &'static str, Vec<ErrorFuture>) {
+        self.end_pass();
         let Batch {
             gpu,
             label,
             encoder,
-            pass,
             params,
             held,
             mut pending_errors,
             ..
         } = self;
         let scopes = ErrorScopes::push(&gpu.device);
-        drop(pass);
         let uniforms = params.write(gpu);
         gpu.queue.submit([encoder.finish()]);
         pending_errors.extend(scopes.pop());

@@ -213,6 +213,18 @@ impl Gpu {
         &self.report
     }
 
+    /// Refuses f16 arithmetic for `what` on a device without `shader-f16` (its shaders would not
+    /// compile), with an error naming the feature.
+    pub fn check_precision(&self, what: &str, precision: crate::Precision) -> Result<()> {
+        if precision == crate::Precision::F16 && !self.report.features.shader_f16 {
+            return Err(GpuError::MissingFeature {
+                what: what.into(),
+                feature: "shader-f16",
+            });
+        }
+        Ok(())
+    }
+
     pub fn limits(&self) -> &wgpu::Limits {
         &self.limits
     }

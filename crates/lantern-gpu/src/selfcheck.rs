@@ -8,7 +8,7 @@ use crate::error::Result;
 use crate::kernel::Precision;
 use crate::ops;
 use crate::quant::{QuantMatrix, WeightFormat};
-use crate::reference::quant::{compare_matmul_wt, compare_matmul_wt_f16};
+use crate::reference::quant::compare_matmul_wt_in;
 use crate::testing::{Comparison, Rng, compare, compare_matmul, compare_softmax};
 
 #[derive(Clone, Debug, Serialize)]
@@ -122,16 +122,8 @@ pub async fn run(gpu: &Gpu) -> Result<SelfCheckReport> {
         batch.submit().await?;
         let (out_one, out) = (gpu.read(&y_one).await?, gpu.read(&y).await?);
         let tile_k = ops::QuantMatmulTiling::for_rows(m).tile_k as usize;
-        let (vec_check, mat_check) = match precision {
-            Precision::F32 => (
-                compare_matmul_wt(&out_one, x_one, &w, 1, cols, rows),
-                compare_matmul_wt(&out, &x, &w, m, cols, rows),
-            ),
-            Precision::F16 => (
-                compare_matmul_wt_f16(&out_one, x_one, &w, (1, cols, rows), 4),
-                compare_matmul_wt_f16(&out, &x, &w, (m, cols, rows), tile_k),
-            ),
-        };
+        let vec_check = compare_matmul_wt_in(precision, &out_one, x_one, &w, (1, cols, rows), 4);
+        let mat_check = compare_matmul_wt_in(precision, &out, &x, &w, (m, cols, rows), tile_k);
         checks.push(Check {
             kernel: "quant_matvec",
             shape: format!("{rows}x{cols} {precision}"),

@@ -11,9 +11,9 @@ use lantern_gpu::ops::quant_matmul::{QuantMatmulTiling, quant_matmul, quant_matm
 use lantern_gpu::ops::quant_matvec::{MatvecShape, quant_matvec, quant_matvec_shaped};
 use lantern_gpu::quant::{FLUSH_BYTES, QuantMatrix, WeightFormat};
 use lantern_gpu::reference::quant::{
-    compare_matmul_wt, compare_matmul_wt_f16, random_blocks, transpose,
+    compare_matmul_wt, compare_matmul_wt_in, random_blocks, transpose,
 };
-use lantern_gpu::testing::{Comparison, Rng};
+use lantern_gpu::testing::Rng;
 use lantern_gpu::{Gpu, GpuError, GpuOptions, Precision, gpu_test};
 
 #[cfg(target_arch = "wasm32")]
@@ -50,21 +50,6 @@ fn random_matrix(
     (gguf, values)
 }
 
-/// The comparison for `precision`; `f16_run` is how many products the kernel sums in f16.
-fn compare_product(
-    precision: Precision,
-    out: &[f32],
-    x: &[f32],
-    w: &[f32],
-    (m, k, n): (usize, usize, usize),
-    f16_run: usize,
-) -> Comparison {
-    match precision {
-        Precision::F32 => compare_matmul_wt(out, x, w, m, k, n),
-        Precision::F16 => compare_matmul_wt_f16(out, x, w, (m, k, n), f16_run),
-    }
-}
-
 /// Whether the f16 path can run here; says so when it cannot (SwiftShader lacks `shader-f16`).
 fn has_f16(gpu: &Gpu) -> bool {
     let has = gpu.report().features.shader_f16;
@@ -95,7 +80,7 @@ async fn check_matvec(gpu: &Gpu, shape: Option<MatvecShape>, precision: Precisio
             .unwrap();
             assert_eq!(y.shape(), &[rows]);
             let out = batch.submit_and_read(&y).await.unwrap();
-            let cmp = compare_product(precision, &out, &x, &w, (1, cols, rows), 4);
+            let cmp = compare_matmul_wt_in(precision, &out, &x, &w, (1, cols, rows), 4);
             assert!(
                 cmp.passed,
                 "{format} matvec {rows}x{cols} with {shape:?} in {precision}: {cmp:?}"
@@ -156,7 +141,7 @@ async fn check_matmul(
                 assert_eq!(y.shape(), &[m, rows]);
                 let out = batch.submit_and_read(&y).await.unwrap();
                 let run = used.tile_k as usize;
-                let cmp = compare_product(precision, &out, &x, &w, (m, cols, rows), run);
+                let cmp = compare_matmul_wt_in(precision, &out, &x, &w, (m, cols, rows), run);
                 assert!(
                     cmp.passed,
                     "{format} matmul X {m}x{cols} · W {rows}x{cols}ᵀ with {used:?} in {precision}: {cmp:?}"

@@ -32,7 +32,6 @@ pub use stream_read::stream_read;
 pub use top_k::{decode_top_k, top_k};
 
 use crate::error::{GpuError, Result};
-use crate::kernel::Precision;
 use crate::tensor::Tensor;
 
 /// The (rows, cols) of a rank-2 tensor, or an error naming the op and operand.
@@ -49,15 +48,4 @@ pub(crate) fn matrix_dims(op: &str, operand: &str, t: &Tensor) -> Result<(usize,
 pub(crate) fn dim_u32(op: &str, what: &str, n: usize) -> Result<u32> {
     u32::try_from(n)
         .map_err(|_| GpuError::Shape(format!("{op}: {what} = {n} exceeds u32 indexing")))
-}
-
-/// Refuses f16 arithmetic on a device without `shader-f16` (the shader would not compile).
-pub(crate) fn check_precision(gpu: &crate::Gpu, op: &str, precision: Precision) -> Result<()> {
-    if precision == Precision::F16 && !gpu.report().features.shader_f16 {
-        return Err(GpuError::MissingFeature {
-            what: format!("{op} in f16"),
-            feature: "shader-f16",
-        });
-    }
-    Ok(())
 }

@@ -3,7 +3,7 @@
 use crate::batch::Batch;
 use crate::error::{GpuError, Result};
 use crate::kernel::{KernelSource, Precision};
-use crate::ops::{check_precision, dim_u32, matrix_dims};
+use crate::ops::{dim_u32, matrix_dims};
 use crate::quant::{QuantMatrix, UNIT_LEN, quant_kernel_source};
 use crate::tensor::Tensor;
 
@@ -115,7 +115,7 @@ pub fn quant_matmul_tiled(
     }
     let gpu = batch.gpu();
     tiling.check(gpu.limits())?;
-    check_precision(gpu, op, precision)?;
+    gpu.check_precision(&format!("{op} in f16"), precision)?;
     let y = gpu.empty("quant_matmul output", &[m, w.rows()])?;
     if m == 0 {
         return Ok(y);

@@ -4,7 +4,7 @@ use crate::batch::Batch;
 use crate::device::Gpu;
 use crate::error::{GpuError, Result};
 use crate::kernel::{KernelSource, Precision};
-use crate::ops::{check_precision, dim_u32};
+use crate::ops::dim_u32;
 use crate::quant::{QuantMatrix, UNIT_LEN, quant_kernel_source};
 use crate::tensor::Tensor;
 
@@ -108,7 +108,7 @@ pub fn quant_matvec_shaped(
     };
     let gpu = batch.gpu();
     shape.check(gpu.limits())?;
-    check_precision(gpu, op, precision)?;
+    gpu.check_precision(&format!("{op} in f16"), precision)?;
     let y = gpu.empty("quant_matvec output", out_shape)?;
     let spec = w
         .format()

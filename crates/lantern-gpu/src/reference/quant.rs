@@ -5,6 +5,7 @@
 //! with ggml), which the tests use as a dev-dependency; lantern-gpu does not depend on
 //! lantern-core, so the functions here take weights already dequantized.
 
+use crate::kernel::Precision;
 use crate::quant::{UNIT_LEN, WeightFormat};
 use crate::testing::{Comparison, Rng, compare, compare_matmul};
 
@@ -120,6 +121,22 @@ pub fn compare_matmul_wt_f16(
             .sum();
         f32_bound[i] + (per_product * magnitude) as f32 + r.abs() * f32::EPSILON + f32::MIN_POSITIVE
     })
+}
+
+/// The comparison for a product computed in `precision`: [`compare_matmul_wt`] for f32,
+/// [`compare_matmul_wt_f16`] (with `f16_run`) for f16.
+pub fn compare_matmul_wt_in(
+    precision: Precision,
+    gpu: &[f32],
+    x: &[f32],
+    w: &[f32],
+    (m, k, n): (usize, usize, usize),
+    f16_run: usize,
+) -> Comparison {
+    match precision {
+        Precision::F32 => compare_matmul_wt(gpu, x, w, m, k, n),
+        Precision::F16 => compare_matmul_wt_f16(gpu, x, w, (m, k, n), f16_run),
+    }
 }
 
 #[cfg(test)]

@@ -122,13 +122,8 @@ impl<'g> GpuModel<'g> {
             Architecture::Llama | Architecture::Gemma3 => {}
             other => return Err(ModelError::UnsupportedArchitecture(other)),
         }
-        if options.precision == Precision::F16 && !gpu.report().features.shader_f16 {
-            return Err(GpuError::MissingFeature {
-                what: "f16 precision".into(),
-                feature: "shader-f16",
-            }
-            .into());
-        }
+        // Before any weight is loaded, rather than at the first forward pass.
+        gpu.check_precision("f16 precision", options.precision)?;
         let plan = Plan::new(&config, options.precision)?;
         let weights = weights::load(gpu, header, &config, source).await?;
         let max_context = (config.context_length as usize).min(options.max_context.max(1));
