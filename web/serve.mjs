@@ -1,6 +1,7 @@
 // Serves the built page (web/dist) on localhost, with the headers a WebGPU/wasm page wants
 // (cross-origin isolation for threads, wasm MIME type) and model files from a local folder under
 // /models/. Usage: node serve.mjs [--port N] [--models DIR]. Prints the URL it listens on.
+// Tests mount more folders (`mounts: { '/pkg/': dir }`) and count requests (`onRequest`).
 import { createServer } from 'node:http';
 import { createReadStream, statSync } from 'node:fs';
 import { extname, join, normalize, resolve, sep } from 'node:path';
@@ -12,11 +13,14 @@ const TYPES = {
 };
 
 /** Starts the server; resolves to { server, url }. Port 0 picks a free port. */
-export function serve({ port = 0, root, models } = {}) {
+export function serve({ port = 0, root, models, mounts = {}, onRequest } = {}) {
   const dist = resolve(root ?? join(fileURLToPath(new URL('.', import.meta.url)), 'dist'));
+  const folders = Object.entries({ ...(models ? { '/models/': models } : {}), ...mounts });
   const server = createServer((req, res) => {
     const path = decodeURIComponent(new URL(req.url, 'http://x').pathname);
-    const [base, rel] = models && path.startsWith('/models/') ? [resolve(models), path.slice(8)] : [dist, path === '/' ? 'index.html' : path];
+    onRequest?.(path);
+    const mount = folders.find(([prefix]) => path.startsWith(prefix));
+    const [base, rel] = mount ? [resolve(mount[1]), path.slice(mount[0].length)] : [dist, path === '/' ? 'index.html' : path];
     const file = normalize(join(base, rel));
     let stat;
     try {
@@ -33,6 +37,7 @@ export function serve({ port = 0, root, models } = {}) {
       'Content-Length': stat.size,
       'Cross-Origin-Opener-Policy': 'same-origin',
       'Cross-Origin-Embedder-Policy': 'require-corp',
+      'Cross-Origin-Resource-Policy': 'same-origin',
       'Cache-Control': 'no-cache',
     });
     createReadStream(file).pipe(res);

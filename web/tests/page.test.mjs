@@ -1,17 +1,14 @@
-// Drives the built page (web/dist) in Debian's headless Chromium with WebGPU: the adapter shows
-// and the in-browser kernel self-check passes. Run by `make test` after scripts/build-web.sh.
+// The built page (web/dist) in Debian's headless Chromium with WebGPU: the adapter shows, the
+// kernel self-check passes in the browser, and without WebGPU the page says why.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { chromium } from 'playwright-core';
-import { serve } from '../serve.mjs';
+import { ARGS, launch, servePage } from './harness.mjs';
 
-const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
-const ARGS = ['--no-sandbox', '--enable-unsafe-webgpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 let server, url, browser;
 
 before(async () => {
-  ({ server, url } = await serve({ port: 0 }));
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+  ({ server, url } = await servePage());
+  browser = await launch();
 });
 after(async () => {
   await browser?.close();
@@ -22,11 +19,14 @@ test('page shows the WebGPU adapter and passes its self-check', async () => {
   const page = await browser.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(e.message));
-  await page.goto(url);
-  await page.waitForSelector('#selfcheck[data-state="passed"], #selfcheck[data-state="failed"], #selfcheck[data-state="skipped"]', { timeout: 240_000 });
-  const status = await page.textContent('#status');
-  assert.equal(await page.getAttribute('#selfcheck', 'data-state'), 'passed', `status: ${status}`);
+  await page.goto(`${url}?autoload=0`);
+  await page.waitForSelector('#status[data-state="ready"], #status[data-state="error"]', { timeout: 120_000 });
+  assert.equal(await page.getAttribute('#status', 'data-state'), 'ready', await page.textContent('#status'));
   assert.match(await page.textContent('#adapter'), /BrowserWebGpu/);
+  await page.click('#selfcheck-details summary');
+  await page.click('#run-selfcheck');
+  await page.waitForSelector('#selfcheck[data-state="passed"], #selfcheck[data-state="failed"]', { timeout: 240_000 });
+  assert.equal(await page.getAttribute('#selfcheck', 'data-state'), 'passed', await page.textContent('#selfcheck'));
   const rows = await page.locator('#selfcheck tbody tr.pass').count();
   // matmul ×3, softmax ×3, quant_matvec, quant_matmul and top_k, plus the two products in f16
   // where the adapter has shader-f16 (SwiftShader does not).
@@ -42,10 +42,11 @@ test('without WebGPU the page says so instead of failing silently', async () => 
   await page.goto(url);
   await page.waitForSelector('#status[data-state="error"]', { timeout: 60_000 });
   assert.match(await page.textContent('#status'), /no WebGPU/);
+  assert.equal(await page.isDisabled('#send'), true);
 });
 
 test('Chromium without --enable-unsafe-webgpu gets a message naming the flag', async () => {
-  const plain = await chromium.launch({ executablePath: CHROMIUM, args: ARGS.filter((a) => a !== '--enable-unsafe-webgpu') });
+  const plain = await launch(ARGS.filter((a) => a !== '--enable-unsafe-webgpu'));
   try {
     const page = await plain.newPage();
     await page.goto(url);

@@ -6,13 +6,14 @@ use std::ops::ControlFlow;
 use std::path::Path;
 use std::time::Instant;
 
-use lantern_core::chat::{ChatTemplate, Message, RenderOptions};
+use lantern_core::chat::{ChatTemplate, Message};
 use lantern_core::gguf::GgufFile;
 use lantern_core::sampling::SamplerConfig;
 use lantern_core::tokenizer::Tokenizer;
 use lantern_gpu::{Gpu, GpuOptions, Precision};
+use lantern_models::chat::ChatSession;
 use lantern_models::generate::{
-    Clock, FinishReason, GenerateOptions, Generation, LanguageModel, SystemClock, generate,
+    Clock, FinishReason, GenerateOptions, Generation, SystemClock, generate,
 };
 use lantern_models::model::{GpuModel, ModelOptions};
 
@@ -71,7 +72,7 @@ impl SamplingArgs {
 
 /// A loaded model, its tokenizer and the GGUF metadata it came with.
 struct Loaded<'g> {
-    model: GpuModel<'g>,
+    model: GpuModel<&'g Gpu>,
     tokenizer: Tokenizer,
     bytes: Vec<u8>,
     load_ms: f64,
@@ -182,17 +183,15 @@ fn report(loaded: &Loaded, prompt: &[u32], g: &Generation) -> serde_json::Value 
     })
 }
 
-/// A conversation on stdin: one user message per line, the reply streamed after it. Only the
-/// part of each new prompt that differs from what the KV cache already holds is computed.
+/// A conversation on stdin: one user message per line, the reply streamed after it (only the
+/// part of each new prompt that the KV cache does not already hold is computed).
 pub async fn run_chat(model: &Path, system: Option<&str>, args: &SamplingArgs) -> Result<()> {
     let gpu = Gpu::new(GpuOptions::default()).await?;
     let mut loaded = load(&gpu, model, args.max_context, args.precision).await?;
     let template = ChatTemplate::from_gguf(GgufFile::open(&loaded.bytes)?.metadata())?;
-    let mut options = args.options();
-    options.stop.extend(template.stop_strings().iter().cloned());
+    let mut session = ChatSession::new(template);
+    let options = args.options();
     let mut messages: Vec<Message> = system.map(Message::system).into_iter().collect();
-    // The tokens whose keys and values are in the cache, in order.
-    let mut cached: Vec<u32> = Vec::new();
     eprintln!("(one message per line; end with Ctrl-D)");
     for line in std::io::stdin().lock().lines() {
         let line = line?;
@@ -200,29 +199,17 @@ pub async fn run_chat(model: &Path, system: Option<&str>, args: &SamplingArgs) -
             continue;
         }
         messages.push(Message::user(line));
-        let prompt = template.render(&messages, &RenderOptions::default())?;
-        let add_bos = prompt.needs_bos(loaded.tokenizer.flags().add_bos);
-        let mut ids = loaded.tokenizer.encode(&prompt.text, false, true)?;
-        if add_bos {
-            ids.splice(0..0, loaded.tokenizer.special_ids().bos);
-        }
-        // Reuse the cached prefix; at least one token must be fed to get logits.
-        let common = cached.iter().zip(&ids).take_while(|(a, b)| a == b).count();
-        let keep = common.min(ids.len() - 1);
-        loaded.model.rewind(keep);
-        let generation = generate(
-            &mut loaded.model,
-            &loaded.tokenizer,
-            &ids[keep..],
-            &options,
-            &SystemClock::default(),
-            |chunk| print_chunk(&chunk.text),
-        )
-        .await?;
+        let generation = session
+            .reply(
+                &mut loaded.model,
+                &loaded.tokenizer,
+                &messages,
+                &options,
+                &SystemClock::default(),
+                |chunk| print_chunk(&chunk.text),
+            )
+            .await?;
         println!();
-        cached = ids;
-        cached.extend(&generation.tokens);
-        cached.truncate(loaded.model.position());
         messages.push(Message::assistant(generation.text.trim()));
     }
     Ok(())

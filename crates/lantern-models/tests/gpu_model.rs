@@ -420,7 +420,7 @@ fn weights_stay_compact_and_decode_steps_allocate_nothing() {
 }
 
 /// Exposes only `forward`, so the loop samples from full logits.
-struct FullLogits<'a, 'g>(&'a mut GpuModel<'g>);
+struct FullLogits<'a, 'g>(&'a mut GpuModel<&'g Gpu>);
 
 impl LanguageModel for FullLogits<'_, '_> {
     fn context_length(&self) -> usize {
@@ -438,7 +438,7 @@ impl LanguageModel for FullLogits<'_, '_> {
 
 /// The GPU model as it is, counting which forward the loop chose.
 struct Counting<'a, 'g> {
-    model: &'a mut GpuModel<'g>,
+    model: &'a mut GpuModel<&'g Gpu>,
     full: usize,
     top_k: usize,
 }

@@ -1,12 +1,33 @@
-//! Lantern in the browser: the wasm-bindgen API that `pkg/` wraps. Today it opens the WebGPU
-//! device, reports the adapter and runs the kernel self-check; text generation joins with the
-//! model issues. Every fallible call rejects with a JavaScript `Error` carrying a clear message.
+//! Lantern in the browser: the wasm-bindgen API that `pkg/` wraps (from a Web Worker, see
+//! `pkg/worker.js`). An [`Engine`] is one WebGPU device: it reports the adapter, runs the kernel
+//! self-check and loads [`TextModel`]s from a stream of chunks. Every fallible call rejects with
+//! a JavaScript `Error` carrying a clear message.
+
+mod params;
+mod source;
+mod text_model;
 
 use std::rc::Rc;
 
+use js_sys::{Function, Promise};
 use lantern_gpu::{Gpu, GpuOptions};
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::future_to_promise;
+
+pub use text_model::TextModel;
+
+pub(crate) type JsResult<T> = Result<T, JsError>;
+
+pub(crate) fn error(message: impl std::fmt::Display) -> JsError {
+    JsError::new(&message.to_string())
+}
+
+pub(crate) fn to_js<T: Serialize>(value: &T) -> JsResult<JsValue> {
+    value
+        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .map_err(error)
+}
 
 /// A WebGPU device with Lantern's buffer pool and compiled kernels.
 #[wasm_bindgen]
@@ -14,20 +35,12 @@ pub struct Engine {
     gpu: Rc<Gpu>,
 }
 
-fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsError> {
-    value
-        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
-        .map_err(|e| JsError::new(&e.to_string()))
-}
-
 #[wasm_bindgen]
 impl Engine {
     /// Requests an adapter and device; rejects with a message saying what is missing when the
     /// browser has no WebGPU.
     pub async fn create() -> Result<Engine, JsError> {
-        let gpu = Gpu::new(GpuOptions::default())
-            .await
-            .map_err(|e| JsError::new(&e.to_string()))?;
+        let gpu = Gpu::new(GpuOptions::default()).await.map_err(error)?;
         Ok(Engine { gpu: Rc::new(gpu) })
     }
 
@@ -39,13 +52,51 @@ impl Engine {
 
     /// Runs every kernel on awkward shapes against its CPU reference (compiled into this module).
     #[wasm_bindgen(js_name = selfCheck)]
-    pub fn self_check(&self) -> js_sys::Promise {
+    pub fn self_check(&self) -> Promise {
         let gpu = self.gpu.clone();
-        wasm_bindgen_futures::future_to_promise(async move {
-            let report = lantern_gpu::selfcheck::run(&gpu)
-                .await
-                .map_err(|e| JsError::new(&e.to_string()))?;
+        future_to_promise(async move {
+            let report = lantern_gpu::selfcheck::run(&gpu).await.map_err(error)?;
             Ok(to_js(&report)?)
+        })
+    }
+
+    /// Why the device was lost, or `undefined` while it works. A lost engine loads nothing; the
+    /// caller creates a new one.
+    #[wasm_bindgen(js_name = lostReason)]
+    pub fn lost_reason(&self) -> Option<String> {
+        self.gpu.check_alive().err().map(|e| e.to_string())
+    }
+
+    /// Destroys the device at once, freeing all its memory; every model on it stops working.
+    /// (Also how tests provoke a lost device.)
+    #[wasm_bindgen(js_name = destroyDevice)]
+    pub fn destroy_device(&self) {
+        self.gpu.device.destroy();
+    }
+
+    /// Bytes of GPU buffers this engine has created (weights, KV caches, activations).
+    #[wasm_bindgen(js_name = gpuBytesCreated)]
+    pub fn gpu_bytes_created(&self) -> f64 {
+        self.gpu.pool().stats().bytes_created as f64
+    }
+
+    /// Loads a GGUF text model from a stream of chunks: `nextChunk()` resolves to the file's
+    /// next `Uint8Array`, or `null` at the end. Each chunk goes to the GPU before the next is
+    /// asked for, so the wasm heap never holds the file. `options`: `{ totalBytes?, sha256?,
+    /// maxContext?, precision? }`; `onProgress({ receivedBytes, uploadedBytes, totalBytes })`
+    /// is called per chunk. Resolves to a [`TextModel`].
+    #[wasm_bindgen(js_name = loadText)]
+    pub fn load_text(
+        &self,
+        next_chunk: Function,
+        options: JsValue,
+        on_progress: Option<Function>,
+    ) -> Promise {
+        let gpu = self.gpu.clone();
+        future_to_promise(async move {
+            let options = params::from_js(options)?;
+            let model = TextModel::load(gpu, next_chunk, options, on_progress).await?;
+            Ok(model.into())
         })
     }
 }

@@ -11,6 +11,7 @@ mod stop;
 use std::future::Future;
 use std::ops::ControlFlow;
 
+use lantern_core::chat::ChatError;
 use lantern_core::sampling::{Sampler, SamplerConfig, SamplingError};
 use lantern_core::tokenizer::{TextStream, Tokenizer, TokenizerError};
 use thiserror::Error;
@@ -192,6 +193,8 @@ pub enum GenerateError {
     Sampling(#[from] SamplingError),
     #[error("tokenizer: {0}")]
     Tokenizer(#[from] TokenizerError),
+    #[error("chat template: {0}")]
+    Chat(#[from] ChatError),
     /// The model itself failed (GPU error, lost device, …).
     #[error("model: {0}")]
     Model(String),

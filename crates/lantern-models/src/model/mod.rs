@@ -11,6 +11,8 @@
 mod forward;
 pub mod weights;
 
+use std::ops::Deref;
+
 use lantern_core::GgmlType;
 use lantern_core::config::{Architecture, ModelConfig};
 use lantern_core::gguf::{GgufFile, GgufHeader};
@@ -85,8 +87,10 @@ impl Default for ModelOptions {
     }
 }
 
-pub struct GpuModel<'g> {
-    gpu: &'g Gpu,
+/// `G` is how the model holds its device: `&Gpu` natively, `Rc<Gpu>` where the model must own
+/// a share of it (a wasm object JavaScript keeps).
+pub struct GpuModel<G: Deref<Target = Gpu>> {
+    gpu: G,
     config: ModelConfig,
     weights: weights::Weights,
     plan: Plan,
@@ -96,14 +100,14 @@ pub struct GpuModel<'g> {
     position: usize,
 }
 
-impl<'g> GpuModel<'g> {
+impl<G: Deref<Target = Gpu>> GpuModel<G> {
     /// Loads a model from a whole GGUF file in memory, streaming it through the same path a
     /// download would take.
     pub async fn from_gguf_bytes(
-        gpu: &'g Gpu,
+        gpu: G,
         bytes: &[u8],
         options: &ModelOptions,
-    ) -> Result<GpuModel<'g>> {
+    ) -> Result<GpuModel<G>> {
         let file = GgufFile::open(bytes)?;
         let mut source = SliceChunks::new(bytes, options.chunk_bytes);
         Self::from_stream(gpu, file.header(), &mut source, options).await
@@ -112,11 +116,11 @@ impl<'g> GpuModel<'g> {
     /// Loads a model from its parsed header and the file's bytes from position 0, chunk by
     /// chunk (header bytes included: the tensor stream skips them).
     pub async fn from_stream(
-        gpu: &'g Gpu,
+        gpu: G,
         header: &GgufHeader,
         source: &mut impl ChunkSource,
         options: &ModelOptions,
-    ) -> Result<GpuModel<'g>> {
+    ) -> Result<GpuModel<G>> {
         let config = ModelConfig::from_gguf(header)?;
         match config.architecture {
             Architecture::Llama | Architecture::Gemma3 => {}
@@ -125,12 +129,12 @@ impl<'g> GpuModel<'g> {
         // Before any weight is loaded, rather than at the first forward pass.
         gpu.check_precision("f16 precision", options.precision)?;
         let plan = Plan::new(&config, options.precision)?;
-        let weights = weights::load(gpu, header, &config, source).await?;
+        let weights = weights::load(&gpu, header, &config, source).await?;
         let max_context = (config.context_length as usize).min(options.max_context.max(1));
         let caches = (0..config.n_layers)
             .map(|_| {
                 KvCache::new(
-                    gpu,
+                    &gpu,
                     max_context,
                     config.n_kv_heads as usize,
                     config.head_dim as usize,
@@ -145,6 +149,11 @@ impl<'g> GpuModel<'g> {
             caches,
             position: 0,
         })
+    }
+
+    /// The device the model lives on.
+    pub fn gpu(&self) -> &G {
+        &self.gpu
     }
 
     pub fn config(&self) -> &ModelConfig {
@@ -181,6 +190,14 @@ impl<'g> GpuModel<'g> {
     /// GPU bytes of all weights.
     pub fn weight_bytes(&self) -> u64 {
         self.weights.total_bytes()
+    }
+
+    /// GPU bytes of the KV caches (allocated at load for every position).
+    pub fn cache_bytes(&self) -> u64 {
+        self.caches
+            .iter()
+            .map(|c| c.keys().size_bytes() + c.values().size_bytes())
+            .sum()
     }
 
     /// Runs `tokens` at the next positions in one GPU submission and returns the logits after
@@ -227,7 +244,7 @@ impl<'g> GpuModel<'g> {
 
     /// A batch holding the forward pass of `tokens` at the next positions, and the logits
     /// tensor it will compute (kept alive by the caller until the batch is submitted).
-    fn record(&self, tokens: &[u32]) -> Result<(Batch<'g>, Tensor)> {
+    fn record(&self, tokens: &[u32]) -> Result<(Batch<'_>, Tensor)> {
         self.check_fits(tokens)?;
         let label = if tokens.len() == 1 {
             "decode"
@@ -261,7 +278,7 @@ impl<'g> GpuModel<'g> {
     }
 }
 
-impl LanguageModel for GpuModel<'_> {
+impl<G: Deref<Target = Gpu>> LanguageModel for GpuModel<G> {
     fn context_length(&self) -> usize {
         self.max_context()
     }
