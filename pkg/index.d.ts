@@ -119,7 +119,10 @@ export interface GenerationResult {
   /** 'stop' (end of turn or a stop string), 'length' (maxTokens), 'abort', 'context_full'. */
   finishReason: 'stop' | 'length' | 'abort' | 'context_full';
   stopString: string | null;
+  /** Tokens of the prompt (for a chat, the whole rendered conversation). */
   promptTokens: number;
+  /** Of those, the ones a chat found in the KV cache from earlier turns (not recomputed). */
+  cachedPromptTokens: number;
   generatedTokens: number;
   /** Time to first token: the prompt's forward pass. */
   prefillMs: number;

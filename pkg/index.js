@@ -117,8 +117,11 @@ class ChunkQueue {
  * `signal` it was started with). An aborted generation resolves with `finishReason: 'abort'`.
  */
 export class GenerationStream {
-  constructor(start) {
+  /** `start(signal, push)` begins the generation; `outer` is the caller's AbortSignal, if any. */
+  constructor(start, outer) {
     this.controller = new AbortController();
+    if (outer?.aborted) this.controller.abort();
+    else outer?.addEventListener('abort', () => this.controller.abort(), { once: true });
     const queue = new ChunkQueue();
     this.queue = queue;
     this.result = start(this.controller.signal, (chunk) => queue.push(chunk));
@@ -134,12 +137,6 @@ export class GenerationStream {
   async text() {
     return (await this.result).text;
   }
-}
-
-function linkSignals(outer, inner) {
-  if (!outer) return;
-  if (outer.aborted) inner.abort();
-  else outer.addEventListener('abort', () => inner.abort(), { once: true });
 }
 
 /** Generation options from the OpenAI names (snake_case) a chat.completions caller uses. */
@@ -178,25 +175,21 @@ export class TextModel {
   /** Continues `prompt` (no chat template) from an empty context. */
   generate(prompt, options = {}) {
     const { signal, ...rest } = options;
-    return new GenerationStream((inner, onChunk) => {
-      linkSignals(signal, inner);
-      return this.client.call('generate', { modelId: this.modelId, prompt, options: rest }, {
+    return new GenerationStream((inner, onChunk) =>
+      this.client.call('generate', { modelId: this.modelId, prompt, options: rest }, {
         signal: inner,
         onEvent: (type, value) => type === 'chunk' && onChunk(value),
-      });
-    });
+      }), signal);
   }
 
   /** The assistant's reply to `messages` ([{ role, content }]) with the model's chat template. */
   chatStream(messages, options = {}) {
     const { signal, ...rest } = options;
-    return new GenerationStream((inner, onChunk) => {
-      linkSignals(signal, inner);
-      return this.client.call('chat', { modelId: this.modelId, messages, options: rest }, {
+    return new GenerationStream((inner, onChunk) =>
+      this.client.call('chat', { modelId: this.modelId, messages, options: rest }, {
         signal: inner,
         onEvent: (type, value) => type === 'chunk' && onChunk(value),
-      });
-    });
+      }), signal);
   }
 
   /** Token ids of `text`, as `generate` would see it. */

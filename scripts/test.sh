@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs Lantern's test suites: `native` (unit + GPU tests on the native adapter: lavapipe here),
-# `browser` (the same kernel tests, and lantern-core's tests that need no files, compiled to wasm,
-# in headless Chromium on WebGPU) and `page` (the built page driven by Playwright). No argument
+# `browser` (the same kernel tests, a synthetic model against the CPU reference, the wasm API, and
+# lantern-core's tests that need no files, compiled to wasm, in headless Chromium on WebGPU) and
+# `page` (the built page and the npm package driven by Playwright, compared with the native CLI). No argument
 # runs all three and prints their counts at the end.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -39,8 +40,11 @@ for suite in "${suites[@]}"; do
         cargo nextest run --workspace --no-fail-fast ;;
     browser)
       run_suite browser '/^test result:/ { p += $4; f += $6 } END { printf "%d passed, %d failed\n", p, f }' \
-        wasm_cargo test --target wasm32-unknown-unknown -p lantern-gpu -p lantern-web -p lantern-core ;;
+        wasm_cargo test --target wasm32-unknown-unknown -p lantern-gpu -p lantern-models -p lantern-web -p lantern-core ;;
     page)
+      # The page tests compare the browser's greedy output with the native CLI's, on the real model.
+      python3 models/fetch.py --default
+      cargo build --bin lantern
       bash scripts/build-web.sh
       run_suite page '/^# pass / { p = $3 } /^# fail / { f = $3 } END { printf "%d passed, %d failed\n", p, f }' \
         node --test web/tests/ ;;

@@ -199,7 +199,7 @@ pub async fn run_chat(model: &Path, system: Option<&str>, args: &SamplingArgs) -
             continue;
         }
         messages.push(Message::user(line));
-        let generation = session
+        let turn = session
             .reply(
                 &mut loaded.model,
                 &loaded.tokenizer,
@@ -210,7 +210,7 @@ pub async fn run_chat(model: &Path, system: Option<&str>, args: &SamplingArgs) -
             )
             .await?;
         println!();
-        messages.push(Message::assistant(generation.text.trim()));
+        messages.push(Message::assistant(turn.generation.text.trim()));
     }
     Ok(())
 }

@@ -13,6 +13,16 @@ use crate::generate::{
 };
 use crate::model::GpuModel;
 
+/// A reply, and how much of its prompt the KV cache already held.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ChatTurn {
+    pub generation: Generation,
+    /// Tokens of the rendered conversation, cached or not.
+    pub prompt_tokens: usize,
+    /// Of those, the ones reused from the cache (the generation's timings count only the rest).
+    pub cached_tokens: usize,
+}
+
 pub struct ChatSession {
     template: ChatTemplate,
     /// The tokens whose keys and values are in the model's cache, in order.
@@ -58,7 +68,7 @@ impl ChatSession {
         options: &GenerateOptions,
         clock: &dyn Clock,
         on_chunk: impl FnMut(&Chunk) -> ControlFlow<()>,
-    ) -> Result<Generation, GenerateError> {
+    ) -> Result<ChatTurn, GenerateError> {
         let ids = self.prompt_ids(tokenizer, messages)?;
         let mut options = options.clone();
         options
@@ -77,10 +87,15 @@ impl ChatSession {
         self.cached.truncate(keep);
         let generation =
             generate(model, tokenizer, &ids[keep..], &options, clock, on_chunk).await?;
+        let prompt_tokens = ids.len();
         self.cached = ids;
         self.cached.extend(&generation.tokens);
         self.cached.truncate(model.position());
-        Ok(generation)
+        Ok(ChatTurn {
+            generation,
+            prompt_tokens,
+            cached_tokens: keep,
+        })
     }
 
     /// Forgets what the cache holds: the next reply computes its whole prompt.

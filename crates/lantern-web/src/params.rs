@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use lantern_core::chat::Message;
 use lantern_core::sampling::SamplerConfig;
 use lantern_gpu::Precision;
+use lantern_models::chat::ChatTurn;
 use lantern_models::generate::{FinishReason, GenerateOptions, Generation};
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::JsValue;
@@ -141,7 +142,10 @@ pub(crate) struct GenerationResult {
     finish_reason: &'static str,
     /// The stop string that ended generation, if one did.
     stop_string: Option<String>,
+    /// Tokens of the prompt (for a chat, the whole rendered conversation).
     prompt_tokens: usize,
+    /// Of those, the ones a chat found in the KV cache from earlier turns (not recomputed).
+    cached_prompt_tokens: usize,
     generated_tokens: usize,
     prefill_ms: f64,
     decode_ms: f64,
@@ -165,11 +169,22 @@ impl From<Generation> for GenerationResult {
             finish_reason,
             stop_string,
             prompt_tokens: t.prompt_tokens,
+            cached_prompt_tokens: 0,
             generated_tokens: t.generated_tokens,
             prefill_ms: t.prefill_ms,
             decode_ms: t.decode_ms,
             prefill_tokens_per_second: t.prefill_tokens_per_second(),
             decode_tokens_per_second: t.decode_tokens_per_second(),
+        }
+    }
+}
+
+impl From<ChatTurn> for GenerationResult {
+    fn from(turn: ChatTurn) -> Self {
+        GenerationResult {
+            prompt_tokens: turn.prompt_tokens,
+            cached_prompt_tokens: turn.cached_tokens,
+            ..GenerationResult::from(turn.generation)
         }
     }
 }

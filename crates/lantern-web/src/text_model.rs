@@ -10,7 +10,7 @@ use lantern_core::chat::ChatTemplate;
 use lantern_core::tokenizer::Tokenizer;
 use lantern_gpu::Gpu;
 use lantern_models::chat::ChatSession;
-use lantern_models::generate::{Chunk, Clock, GenerateOptions, Generation, generate};
+use lantern_models::generate::{Chunk, Clock, GenerateOptions, generate};
 use lantern_models::model::{GpuModel, ModelOptions};
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
@@ -215,13 +215,14 @@ impl TextModel {
 
     /// Runs `task` on the model, lent to it for its length: a second concurrent call, and a
     /// call after unloading, are refused.
-    fn with_model<F>(
+    fn with_model<F, R>(
         &self,
         options: JsValue,
         task: impl FnOnce(Lent, GenerateOptions) -> F + 'static,
     ) -> Promise
     where
-        F: std::future::Future<Output = JsResult<Generation>> + 'static,
+        F: std::future::Future<Output = JsResult<R>> + 'static,
+        GenerationResult: From<R>,
     {
         let slot = self.slot.clone();
         let options = params::from_js::<GenerateParams>(options).and_then(GenerateParams::options);
@@ -242,7 +243,10 @@ impl TextModel {
     /// Token ids of `text` (BOS added when the model wants one, special tokens as plain text).
     pub fn tokenize(&self, text: &str) -> JsResult<Vec<u32>> {
         let mut lent = Lent::take(&self.slot)?;
-        lent.get().tokenizer.encode(text, true, false).map_err(error)
+        lent.get()
+            .tokenizer
+            .encode(text, true, false)
+            .map_err(error)
     }
 
     /// Continues `prompt` from an empty context, calling `onChunk({ text, token })` as text
