@@ -115,7 +115,21 @@ pub fn compare_softmax(gpu: &[f32], x: &[f32], rows: usize, cols: usize) -> Comp
 
 /// The device tests run on; panics with the adapter error so a missing driver is obvious.
 pub async fn test_gpu() -> Gpu {
-    match Gpu::new(GpuOptions::default()).await {
+    test_gpu_with(GpuOptions::default()).await
+}
+
+/// A device whose kernels shape their workgroups as for a GPU even on a CPU adapter, so that
+/// lavapipe and SwiftShader test the shapes a GPU runs too (see [`Gpu::cpu_workgroups`]).
+pub async fn test_gpu_with_gpu_workgroups() -> Gpu {
+    test_gpu_with(GpuOptions {
+        gpu_workgroups: true,
+        ..GpuOptions::default()
+    })
+    .await
+}
+
+async fn test_gpu_with(options: GpuOptions) -> Gpu {
+    match Gpu::new(options).await {
         Ok(gpu) => gpu,
         Err(e) => panic!("GPU tests need a WebGPU adapter: {e}"),
     }

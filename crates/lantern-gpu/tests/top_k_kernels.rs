@@ -3,7 +3,7 @@
 //! and k beyond the vocabulary. Natively and in headless Chromium.
 
 use lantern_gpu::ops::{self, top_k::MAX_K};
-use lantern_gpu::testing::Rng;
+use lantern_gpu::testing::{Rng, test_gpu_with_gpu_workgroups};
 use lantern_gpu::{Gpu, GpuError, gpu_test, reference};
 
 #[cfg(target_arch = "wasm32")]
@@ -37,14 +37,23 @@ const SIZES: &[usize] = &[
 ];
 
 gpu_test!(top_k_matches_reference_on_random_logits, |gpu| {
+    check_random(&gpu).await;
+});
+
+// The workgroup sizes a GPU gets (a CPU adapter gets the smallest from 64 up that fits).
+gpu_test!(top_k_in_gpu_workgroups_matches_reference, |_gpu| {
+    check_random(&test_gpu_with_gpu_workgroups().await).await;
+});
+
+async fn check_random(gpu: &Gpu) {
     let mut rng = Rng::new(11);
     for &n in SIZES {
         let logits = rng.vec(n, -30.0, 30.0);
         for k in [1, 5, 40, MAX_K] {
-            check(&gpu, "random", &logits, k).await;
+            check(gpu, "random", &logits, k).await;
         }
     }
-});
+}
 
 gpu_test!(top_k_breaks_ties_to_the_lower_id, |gpu| {
     // All equal: the first k ids. Then a handful of levels, so every run is full of ties and

@@ -13,7 +13,7 @@ use lantern_gpu::ops::{
     self, Activation, AttentionParams, AttentionSplit, KvCache, RmsNorm, Rope, RopeStyle,
 };
 use lantern_gpu::reference::transformer::{self as reference, AttentionShape};
-use lantern_gpu::testing::{Rng, compare};
+use lantern_gpu::testing::{Rng, compare, test_gpu_with_gpu_workgroups};
 use lantern_gpu::{Gpu, GpuError, gpu_test};
 
 #[cfg(target_arch = "wasm32")]
@@ -56,6 +56,15 @@ const NORM_SHAPES: &[&[usize]] = &[
 ];
 
 gpu_test!(rms_norm_matches_reference_per_token_and_per_head, |gpu| {
+    check_rms_norm(&gpu).await;
+});
+
+// The workgroup sizes a GPU gets (a CPU adapter gets at most 64 invocations).
+gpu_test!(rms_norm_in_gpu_workgroups_matches_reference, |_gpu| {
+    check_rms_norm(&test_gpu_with_gpu_workgroups().await).await;
+});
+
+async fn check_rms_norm(gpu: &Gpu) {
     let mut rng = Rng::new(10);
     for &shape in NORM_SHAPES {
         for (eps, offset) in [(1e-5, 0.0), (1e-6, 1.0)] {
@@ -95,7 +104,7 @@ gpu_test!(rms_norm_matches_reference_per_token_and_per_head, |gpu| {
             );
         }
     }
-});
+}
 
 gpu_test!(
     add_rms_norm_updates_the_residual_exactly_and_normalises_it,
@@ -475,6 +484,17 @@ async fn check_attention(gpu: &Gpu, case: Case, seed: u64) -> f32 {
 const LAYOUTS: [(usize, usize, usize); 2] = [(9, 3, 64), (4, 1, 256)];
 
 gpu_test!(attention_prefill_matches_reference, |gpu| {
+    check_attention_prefill(&gpu).await;
+});
+
+gpu_test!(
+    attention_prefill_in_gpu_workgroups_matches_reference,
+    |_gpu| {
+        check_attention_prefill(&test_gpu_with_gpu_workgroups().await).await;
+    }
+);
+
+async fn check_attention_prefill(gpu: &Gpu) {
     let mut worst = 0f32;
     let mut seed = 100;
     for (heads, kv, hd) in LAYOUTS {
@@ -496,16 +516,27 @@ gpu_test!(attention_prefill_matches_reference, |gpu| {
         ];
         for case in cases {
             seed += 1;
-            worst = worst.max(check_attention(&gpu, case, seed).await);
+            worst = worst.max(check_attention(gpu, case, seed).await);
         }
     }
     eprintln!(
         "attention prefill: worst error {:.1}% of the bound",
         worst * 100.0
     );
-});
+}
 
 gpu_test!(attention_decode_matches_reference_at_every_split, |gpu| {
+    check_attention_decode(&gpu).await;
+});
+
+gpu_test!(
+    attention_decode_in_gpu_workgroups_matches_reference,
+    |_gpu| {
+        check_attention_decode(&test_gpu_with_gpu_workgroups().await).await;
+    }
+);
+
+async fn check_attention_decode(gpu: &Gpu) {
     let mut worst = 0f32;
     let mut seed = 200;
     for (heads, kv, hd) in LAYOUTS {
@@ -521,7 +552,7 @@ gpu_test!(attention_decode_matches_reference_at_every_split, |gpu| {
             }
             for case in cases {
                 seed += 1;
-                worst = worst.max(check_attention(&gpu, case, seed).await);
+                worst = worst.max(check_attention(gpu, case, seed).await);
             }
         }
     }
@@ -529,7 +560,7 @@ gpu_test!(attention_decode_matches_reference_at_every_split, |gpu| {
         "attention decode: worst error {:.1}% of the bound",
         worst * 100.0
     );
-});
+}
 
 // Chunks with no visible key (more chunks than keys, and a window of one key) must contribute
 // nothing, not NaN: a window of 1 makes each output exactly its own value row.

@@ -86,7 +86,7 @@ pub fn attention_split(
     }
 
     let limits = gpu.limits();
-    let wg = pow2_workgroup(gpu, 128, 32, 128) as usize;
+    let wg = pow2_workgroup(gpu, 128, 32, gpu.reduction_workgroup_limit(128)) as usize;
     // Workgroup memory: the staged queries and a tile of scores per row, plus three per-row floats.
     let rows_fitting =
         (limits.max_compute_workgroup_storage_size as usize / 4) / (head_dim + wg + 3);

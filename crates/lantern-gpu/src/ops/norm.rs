@@ -64,7 +64,7 @@ pub fn rms_norm(
     if rows == 0 || cols == 0 {
         return Ok(y);
     }
-    let wg = pow2_workgroup(gpu, cols as usize, 32, 256);
+    let wg = pow2_workgroup(gpu, cols as usize, 32, gpu.reduction_workgroup_limit(256));
     batch.dispatch(
         &RMS_NORM,
         &Specialization::new().u32("WG_SIZE", wg),
@@ -91,7 +91,7 @@ pub fn add_rms_norm(
     if rows == 0 || cols == 0 {
         return Ok(h);
     }
-    let wg = pow2_workgroup(gpu, cols as usize, 32, 256);
+    let wg = pow2_workgroup(gpu, cols as usize, 32, gpu.reduction_workgroup_limit(256));
     batch.dispatch(
         &ADD_RMS_NORM,
         &Specialization::new().u32("WG_SIZE", wg),

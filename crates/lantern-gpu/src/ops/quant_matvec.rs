@@ -32,7 +32,7 @@ impl MatvecShape {
             .limits()
             .max_compute_invocations_per_workgroup
             .clamp(1, 256);
-        let threads_per_row = if gpu.report().device_type == "Cpu" {
+        let threads_per_row = if gpu.cpu_workgroups() {
             1
         } else {
             let wanted = (units / 2).clamp(1, 32) as u32;

@@ -49,7 +49,13 @@ pub fn top_k(batch: &mut Batch<'_>, logits: &Tensor, k: usize) -> Result<Tensor>
     if k == 0 {
         return Ok(out);
     }
-    let wg = pow2_workgroup(gpu, 256, 1, 256) as usize;
+    // 256 invocations on a GPU; on a CPU adapter the smallest workgroup from 64 up that can still
+    // merge n logits in two stages (see `Gpu::cpu_workgroups`).
+    let mut want = gpu.reduction_workgroup_limit(256) as usize;
+    while want < 256 && n > want * want * MAX_ITEMS {
+        want *= 2;
+    }
+    let wg = pow2_workgroup(gpu, want, 1, 256) as usize;
     // Few enough workgroups that the merge has one run per invocation; as many as that allows,
     // for parallelism.
     let items = n.div_ceil(wg * wg).max(1);
