@@ -99,6 +99,7 @@ gpu_test!(matvec_in_f16_matches_reference_for_every_format, |gpu| {
         let shape = MatvecShape {
             threads_per_row: 4,
             rows_per_workgroup: 16,
+            tokens: 1,
         };
         check_matvec(&gpu, Some(shape), Precision::F16, 22).await;
     }
@@ -111,9 +112,53 @@ gpu_test!(matvec_other_workgroup_shapes_match_reference, |gpu| {
         let shape = MatvecShape {
             threads_per_row: shape.0,
             rows_per_workgroup: shape.1,
+            tokens: 1,
         };
         check_matvec(&gpu, Some(shape), Precision::F32, seed).await;
     }
+});
+
+/// The matrix-vector kernel over several rows of X (a CPU adapter's prefill): each decoded unit
+/// multiplied with `tokens` rows, rows of X past M skipped.
+async fn check_matvec_rows(gpu: &Gpu, shape: Option<MatvecShape>, seed: u64) {
+    let mut rng = Rng::new(seed);
+    for format in WeightFormat::ALL {
+        for &(rows, blocks) in MATMUL_SHAPES {
+            let cols = blocks * format.block_len();
+            let (gguf, w) = random_matrix(format, rows, cols, &mut rng);
+            let matrix = QuantMatrix::upload(gpu, "W", format, rows, cols, &gguf).unwrap();
+            for &m in MATMUL_ROWS {
+                let x = rng.vec(m * cols, -1.0, 1.0);
+                let mut batch = gpu.batch("quant_matvec rows test");
+                let tx = gpu.upload("X", &x, &[m, cols]).unwrap();
+                let y = match shape {
+                    Some(shape) => {
+                        quant_matvec_shaped(&mut batch, &matrix, &tx, shape, Precision::F32)
+                    }
+                    None => quant_matvec(&mut batch, &matrix, &tx, Precision::F32),
+                }
+                .unwrap();
+                assert_eq!(y.shape(), &[m, rows]);
+                let out = batch.submit_and_read(&y).await.unwrap();
+                let cmp = compare_matmul_wt_in(Precision::F32, &out, &x, &w, (m, cols, rows), 4);
+                assert!(
+                    cmp.passed,
+                    "{format} matvec X {m}x{cols} · W {rows}x{cols}ᵀ with {shape:?}: {cmp:?}"
+                );
+            }
+        }
+    }
+}
+
+gpu_test!(matvec_over_rows_of_x_matches_reference, |gpu| {
+    check_matvec_rows(&gpu, None, 6).await;
+    // Several invocations per row and several tokens: the reduction repeated per token.
+    let shape = MatvecShape {
+        threads_per_row: 4,
+        rows_per_workgroup: 16,
+        tokens: 3,
+    };
+    check_matvec_rows(&gpu, Some(shape), 7).await;
 });
 
 /// (rows, blocks per row) for the prefill product, with M = 1, 3, 17 and 70 rows of X.

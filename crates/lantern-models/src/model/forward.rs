@@ -107,9 +107,10 @@ impl Plan {
 }
 
 /// `x·Wᵀ` for `x` of `[T, cols]`: the matrix-vector kernel for one token, the tiled
-/// matrix-matrix kernel for several.
+/// matrix-matrix kernel for several, except on a CPU adapter, where the matrix-vector kernel
+/// (several tokens per invocation, no barriers) is the faster for any T.
 fn linear(batch: &mut Batch<'_>, plan: &Plan, x: &Tensor, w: &QuantMatrix) -> Result<Tensor> {
-    Ok(if x.shape()[0] == 1 {
+    Ok(if x.shape()[0] == 1 || batch.gpu().cpu_workgroups() {
         ops::quant_matvec(batch, w, x, plan.precision)?
     } else {
         ops::quant_matmul(batch, x, w, plan.precision)?
