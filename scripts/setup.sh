@@ -97,7 +97,7 @@ if ! wasm-pack --version 2>/dev/null | grep -q "$WASM_PACK_VERSION"; then
     || cargo install wasm-pack --version "$WASM_PACK_VERSION" --force
 fi
 
-# --- the page's npm dependencies (Vite, TypeScript, playwright-core, binaryen's wasm-opt) ------------
+# --- the page's npm dependencies (Vite, TypeScript, playwright-core, binaryen's wasm-opt, wllama) ----
 lock_hash=$(sha256sum "$ROOT/web/package-lock.json" | cut -d' ' -f1)
 if [[ "$(cat "$ROOT/web/node_modules/.lantern-stamp" 2>/dev/null)" != "$lock_hash" ]]; then
   did_work=1; say "installing the page's npm packages"

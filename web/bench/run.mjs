@@ -1,12 +1,15 @@
 // The browser benchmark: Lantern in headless Chromium (WebGPU; SwiftShader where there is no GPU)
-// on the same GGUF files as `lantern bench`. Prints load time beside the time to fetch the file,
-// time to first token (the prompt's forward pass), prefill and decode tokens/s: medians of
-// --runs runs after one warm-up (which compiles every pipeline). Not a test: it prints figures.
+// and, with --wllama, wllama (llama.cpp in wasm on the CPU) with 1 and 2 threads in the same
+// Chromium, on the same GGUF files and the same prompt. Prints load time beside the time to
+// fetch the file, time to first token (the prompt's forward pass), prefill and decode tokens/s:
+// medians of --runs runs after one warm-up each (which compiles Lantern's pipelines), the
+// engines' runs alternating. Not a test: it prints figures (a Markdown table, or --json).
 //
-//   node web/bench/run.mjs [--model FILE]… [--prompt-tokens 128] [--decode-tokens 32] [--runs 3] [--json]
+//   node web/bench/run.mjs [--model FILE]… [--wllama] [--prompt-tokens 128] [--decode-tokens 32]
+//                          [--runs 3] [--json]
 //
 // FILE names a file in the models cache (default: SmolLM2-135M-Instruct.Q4_1.gguf). Needs the
-// package built (scripts/build-web.sh).
+// package built (scripts/build-web.sh) and web/'s npm dependencies (wllama among them).
 import { basename, dirname, join } from 'node:path';
 import { ARGS, MODELS, ROOT, launch, servePage } from '../tests/harness.mjs';
 
@@ -23,59 +26,88 @@ const json = argv.includes('--json');
 const median = (v) => [...v].sort((a, b) => a - b)[Math.floor((v.length - 1) / 2)];
 const log = (...a) => !json && console.error(...a);
 
+const ENGINES = [{ name: 'lantern', page: 'bench/index.html' }];
+if (argv.includes('--wllama')) {
+  for (const threads of [1, 2]) ENGINES.push({ name: `wllama ${threads} thread${threads > 1 ? 's' : ''}`, page: 'bench/wllama.html', threads });
+}
+
 const files = (models.length ? models : ['SmolLM2-135M-Instruct.Q4_1.gguf']).map((m) => (m.includes('/') ? m : join(MODELS, m)));
-const mounts = { '/pkg/': join(ROOT, 'pkg'), '/bench/': join(ROOT, 'web', 'bench') };
+const mounts = {
+  '/pkg/': join(ROOT, 'pkg'),
+  '/bench/': join(ROOT, 'web', 'bench'),
+  '/wllama/': join(ROOT, 'web', 'node_modules', '@wllama', 'wllama'),
+};
 for (const f of files) mounts[`/files/${basename(f)}/`] = dirname(f);
 const { server, url } = await servePage(mounts);
 const browser = await launch(ARGS);
 const results = [];
 try {
-  const page = await browser.newPage();
-  await page.goto(`${url}bench/index.html`);
-  await page.waitForSelector('body[data-ready="yes"]', { state: 'attached' });
-  const { adapter, browserAdapter } = await page.evaluate(() => window.bench.open());
   const chromium = await browser.version();
-  log(`Chromium ${chromium}, adapter ${adapter.name || browserAdapter} (${adapter.backend}, ${adapter.device_type})`);
+  const pages = [];
+  for (const engine of ENGINES) {
+    const page = await browser.newPage();
+    await page.goto(`${url}${engine.page}`);
+    await page.waitForSelector('body[data-ready="yes"]', { state: 'attached' });
+    const { adapter, browserAdapter } = await page.evaluate(() => window.bench.open());
+    pages.push({ ...engine, page, adapter: adapter.name || browserAdapter });
+    log(`Chromium ${chromium}: ${engine.name} on ${adapter.name || browserAdapter}`);
+  }
+  const call = (p, fn, ...args) => p.page.evaluate(([fn, args]) => window.bench[fn](...args), [fn, args]);
   for (const file of files) {
     const path = `/files/${basename(file)}/${basename(file)}`;
+    const context = promptTokens + decodeTokens + 8;
     log(`${basename(file)}: fetching, loading, warming up…`);
-    await page.evaluate(() => { window.prompt = undefined; });
-    const fetchMs = await page.evaluate((p) => window.bench.fetchMs(p), path);
-    const { loadMs, info } = await page.evaluate(([p, ctx]) => window.bench.load(p, ctx), [path, promptTokens + decodeTokens + 8]);
-    await page.evaluate(([p, d]) => window.bench.run(p, d), [promptTokens, 2]);
-    const samples = [];
+    const fetchMs = await call(pages[0], 'fetchMs', path);
+    const loads = [];
+    for (const p of pages) loads.push(await call(p, 'load', path, context, p.threads));
+    const prompt = await call(pages[0], 'promptOf', promptTokens);
+    for (const p of pages) await call(p, 'run', prompt, 2);
+    const samples = pages.map(() => []);
     for (let r = 0; r < runs; r++) {
-      const s = await page.evaluate(([p, d]) => window.bench.run(p, d), [promptTokens, decodeTokens]);
-      log(`  run ${r + 1}: time to first token ${s.prefillMs.toFixed(0)} ms, decode ${(s.decodeSteps * 1e3 / s.decodeMs).toFixed(2)} tokens/s`);
-      samples.push(s);
+      for (const [i, p] of pages.entries()) {
+        const s = await call(p, 'run', prompt, decodeTokens);
+        log(`  run ${r + 1}, ${p.name}: time to first token ${s.prefillMs.toFixed(0)} ms, decode ${((s.decodeSteps * 1e3) / s.decodeMs).toFixed(2)} tokens/s`);
+        samples[i].push(s);
+      }
     }
-    const decode = samples.map((s) => (s.decodeSteps * 1e3) / s.decodeMs);
-    results.push({
-      model: basename(file),
-      adapter: adapter.name || browserAdapter,
-      chromium,
-      fetch_ms: fetchMs,
-      load_ms: loadMs,
-      load_over_fetch: loadMs / fetchMs,
-      prompt_tokens: samples[0].promptTokens,
-      time_to_first_token_ms: median(samples.map((s) => s.prefillMs)),
-      prefill_tokens_per_second: median(samples.map((s) => (s.promptTokens * 1e3) / s.prefillMs)),
-      decode_steps: samples[0].decodeSteps,
-      decode_tokens_per_second: median(decode),
-      decode_tokens_per_second_runs: decode,
-      weight_bytes_per_decoded_token: info.decodeBytesPerToken,
-    });
+    for (const [i, p] of pages.entries()) {
+      const decode = samples[i].map((s) => (s.decodeSteps * 1e3) / s.decodeMs);
+      results.push({
+        model: basename(file),
+        engine: p.name,
+        adapter: p.adapter,
+        chromium,
+        fetch_ms: fetchMs,
+        load_ms: loads[i].loadMs,
+        load_over_fetch: loads[i].loadMs / fetchMs,
+        prompt_tokens: samples[i][0].promptTokens,
+        time_to_first_token_ms: median(samples[i].map((s) => s.prefillMs)),
+        prefill_tokens_per_second: median(samples[i].map((s) => (s.promptTokens * 1e3) / s.prefillMs)),
+        decode_steps: samples[i][0].decodeSteps,
+        decode_tokens_per_second: median(decode),
+        decode_tokens_per_second_runs: decode,
+      });
+    }
   }
 } finally {
   await browser.close();
   server.close();
 }
+// Lantern over each peer, model by model.
+for (const r of results) {
+  const lantern = results.find((l) => l.model === r.model && l.engine === 'lantern');
+  if (r.engine !== 'lantern' && lantern) {
+    r.lantern_over_this_decode = lantern.decode_tokens_per_second / r.decode_tokens_per_second;
+    r.lantern_over_this_prefill = lantern.prefill_tokens_per_second / r.prefill_tokens_per_second;
+  }
+}
 if (json) {
   console.log(JSON.stringify(results, null, 2));
 } else {
-  console.log('| model | fetch | load (× fetch) | time to first token | prefill tok/s | decode tok/s |');
-  console.log('|---|---:|---:|---:|---:|---:|');
+  const ratio = (x) => (x === undefined ? '' : `${x.toFixed(2)}×`);
+  console.log('| model | engine | load (× fetch) | time to first token | prefill tok/s | decode tok/s | Lantern / this, decode |');
+  console.log('|---|---|---:|---:|---:|---:|---:|');
   for (const r of results) {
-    console.log(`| ${r.model} | ${(r.fetch_ms / 1e3).toFixed(2)} s | ${(r.load_ms / 1e3).toFixed(2)} s (${r.load_over_fetch.toFixed(2)}×) | ${(r.time_to_first_token_ms / 1e3).toFixed(1)} s (${r.prompt_tokens} tokens) | ${r.prefill_tokens_per_second.toFixed(2)} | ${r.decode_tokens_per_second.toFixed(2)} |`);
+    console.log(`| ${r.model} | ${r.engine} | ${(r.load_ms / 1e3).toFixed(2)} s (${r.load_over_fetch.toFixed(2)}×) | ${(r.time_to_first_token_ms / 1e3).toFixed(1)} s (${r.prompt_tokens} tokens) | ${r.prefill_tokens_per_second.toFixed(2)} | ${r.decode_tokens_per_second.toFixed(2)} | ${ratio(r.lantern_over_this_decode)} |`);
   }
 }

@@ -292,6 +292,7 @@ pub async fn run_bench(
         "adapter": gpu.report().name,
         "model": model.display().to_string(),
         "precision": precision.name(),
+        "load_ms": loaded.load_ms,
         "prompt_tokens": ids.len(),
         "runs": prefill_tps.len(),
         "prefill_tokens_per_second": prefill_median,

@@ -1,0 +1,123 @@
+// `make bench`: Lantern against its peers on this machine, in one run, on the same GGUF files.
+//
+// - natively: `lantern bench` (wgpu on this machine's adapter) and llama.cpp's `llama-bench`
+//   (built by scripts/build-llama-cpp.sh from llama-cpp-python's source package), runs
+//   alternating between the two, peak memory from /usr/bin/time;
+// - in headless Chromium: Lantern through the npm package and wllama with 1 and 2 threads
+//   (web/bench/run.mjs, which alternates their runs itself).
+//
+// llama-bench times its generation from an empty context (its tg test), Lantern and wllama after
+// the prompt. Every figure is a median over --runs runs. Prints a Markdown table and writes it, with the JSON
+// of every run, to --out (default bench-results/). Not a test: it reports what it measured.
+//
+//   node scripts/bench.mjs [--runs 3] [--prompt-tokens 128] [--decode-tokens 64] [--no-browser]
+//                          [--out DIR] [--model FILE]…
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync, existsSync } from 'node:fs';
+import { cpus, homedir, totalmem } from 'node:os';
+import { basename, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
+const argv = process.argv.slice(2);
+const option = (name, fallback) => {
+  const i = argv.indexOf(name);
+  return i >= 0 ? argv[i + 1] : fallback;
+};
+const runs = Number(option('--runs', 3));
+const promptTokens = Number(option('--prompt-tokens', 128));
+const decodeTokens = Number(option('--decode-tokens', 64));
+const out = resolve(option('--out', join(ROOT, 'bench-results')));
+const MODELS = join(process.env.LANTERN_CACHE ?? join(homedir(), '.cache', 'lantern'), 'models');
+const models = argv.flatMap((a, i) => (argv[i - 1] === '--model' ? [a] : []));
+const files = (models.length ? models : ['SmolLM2-135M-Instruct.Q4_1.gguf', 'gemma-3-270m-q4_k_m.gguf']).map((m) =>
+  m.includes('/') ? m : join(MODELS, m),
+);
+const median = (v) => [...v].sort((a, b) => a - b)[Math.floor((v.length - 1) / 2)];
+const log = (...a) => console.error(...a);
+
+const targetDir = process.env.CARGO_TARGET_DIR ?? join(ROOT, 'target');
+const lantern = join(targetDir, 'release', 'lantern');
+if (!existsSync(lantern)) throw new Error(`${lantern} is missing: build it with cargo build --release -p lantern-cli (make bench does)`);
+const llamaBench = execFileSync('bash', [join(ROOT, 'scripts', 'build-llama-cpp.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
+
+/** Runs a command under /usr/bin/time -v: its stdout and peak resident memory in bytes. */
+function measured(command, args) {
+  const run = spawnSync('/usr/bin/time', ['-v', command, ...args], {
+    encoding: 'utf8',
+    maxBuffer: 64 << 20,
+    env: { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? join(homedir(), '.cache', 'lantern', 'xdg-runtime') },
+  });
+  if (run.status !== 0) throw new Error(`${command} ${args.join(' ')} failed:\n${run.stderr}`);
+  const kb = Number(/Maximum resident set size \(kbytes\): (\d+)/.exec(run.stderr)?.[1] ?? NaN);
+  return { stdout: run.stdout, peakBytes: kb * 1024 };
+}
+
+const rows = [];
+const raw = { machine: { cpus: cpus().length, cpu: cpus()[0]?.model, memory_bytes: totalmem() }, native: [], browser: null };
+for (const file of files) {
+  const model = basename(file);
+  const samples = { lantern: [], llama: [] };
+  for (let r = 0; r < runs; r++) {
+    log(`${model}: run ${r + 1} of ${runs}, Lantern native`);
+    const l = measured(lantern, ['bench', '--model', file, '--prompt-tokens', String(promptTokens), '--decode-tokens', String(decodeTokens), '--runs', '1', '--json']);
+    samples.lantern.push({ ...JSON.parse(l.stdout), peak_bytes: l.peakBytes });
+    log(`${model}: run ${r + 1} of ${runs}, llama.cpp`);
+    const threads = String(cpus().length);
+    const c = measured(llamaBench, ['-m', file, '-p', String(promptTokens), '-n', String(decodeTokens), '-r', '1', '-t', threads, '-o', 'json']);
+    samples.llama.push({ tests: JSON.parse(c.stdout), peak_bytes: c.peakBytes });
+  }
+  raw.native.push({ model, ...samples });
+  const l = samples.lantern;
+  const speed = (kind) => median(samples.llama.map((s) => s.tests.find((t) => (kind === 'prefill' ? t.n_prompt > 0 : t.n_gen > 0)).avg_ts));
+  const lanternRow = {
+    model,
+    engine: `Lantern native (${l[0].adapter})`,
+    load_ms: median(l.map((s) => s.load_ms)),
+    prefill: median(l.map((s) => s.prefill_tokens_per_second)),
+    decode: median(l.map((s) => s.decode_tokens_per_second)),
+    peak_bytes: median(l.map((s) => s.peak_bytes)),
+    roofline: median(l.map((s) => s.decode_fraction_of_roofline)),
+  };
+  const llamaRow = {
+    model,
+    engine: `llama.cpp ${basename(llamaBench)} (CPU, ${cpus().length} threads)`,
+    prefill: speed('prefill'),
+    decode: speed('decode'),
+    peak_bytes: median(samples.llama.map((s) => s.peak_bytes)),
+  };
+  llamaRow.lantern_over_this = lanternRow.decode / llamaRow.decode;
+  rows.push(lanternRow, llamaRow);
+}
+
+if (!argv.includes('--no-browser')) {
+  log('browser: Lantern and wllama in headless Chromium');
+  const args = [join(ROOT, 'web', 'bench', 'run.mjs'), '--wllama', '--json', '--runs', String(runs), '--prompt-tokens', String(promptTokens), '--decode-tokens', String(decodeTokens)];
+  for (const f of files) args.push('--model', f);
+  const browser = JSON.parse(execFileSync('node', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 << 20 }));
+  raw.browser = browser;
+  for (const b of browser) {
+    rows.push({
+      model: b.model,
+      engine: b.engine === 'lantern' ? `Lantern in Chromium (${b.adapter})` : `${b.engine} in Chromium`,
+      load_ms: b.load_ms,
+      prefill: b.prefill_tokens_per_second,
+      decode: b.decode_tokens_per_second,
+      lantern_over_this: b.lantern_over_this_decode,
+    });
+  }
+}
+
+const fmt = (x, d = 2) => (x === undefined || Number.isNaN(x) ? '—' : x.toFixed(d));
+const table = [
+  `| model | engine | load | prefill tok/s (${promptTokens}) | decode tok/s (${decodeTokens}) | peak memory | decode / roofline | Lantern / this, decode |`,
+  '|---|---|---:|---:|---:|---:|---:|---:|',
+  ...rows.map((r) =>
+    `| ${r.model} | ${r.engine} | ${r.load_ms === undefined ? '—' : `${fmt(r.load_ms / 1e3)} s`} | ${fmt(r.prefill)} | ${fmt(r.decode)} | ${r.peak_bytes ? `${Math.round(r.peak_bytes / 2 ** 20)} MiB` : '—'} | ${r.roofline === undefined ? '—' : `${Math.round(r.roofline * 100)}%`} | ${r.lantern_over_this === undefined ? '' : `${fmt(r.lantern_over_this)}×`} |`,
+  ),
+].join('\n');
+mkdirSync(out, { recursive: true });
+writeFileSync(join(out, 'bench.json'), JSON.stringify({ rows, raw, runs, prompt_tokens: promptTokens, decode_tokens: decodeTokens, date: new Date().toISOString() }, null, 2));
+writeFileSync(join(out, 'bench.md'), `${table}\n`);
+console.log(table);
+log(`written: ${join(out, 'bench.md')}, ${join(out, 'bench.json')}`);
