@@ -174,19 +174,18 @@ export class TextModel {
 
   /** Continues `prompt` (no chat template) from an empty context. */
   generate(prompt, options = {}) {
-    const { signal, ...rest } = options;
-    return new GenerationStream((inner, onChunk) =>
-      this.client.call('generate', { modelId: this.modelId, prompt, options: rest }, {
-        signal: inner,
-        onEvent: (type, value) => type === 'chunk' && onChunk(value),
-      }), signal);
+    return this.#stream('generate', { prompt }, options);
   }
 
   /** The assistant's reply to `messages` ([{ role, content }]) with the model's chat template. */
   chatStream(messages, options = {}) {
-    const { signal, ...rest } = options;
+    return this.#stream('chat', { messages }, options);
+  }
+
+  /** Starts worker operation `op` on this model, its chunks streamed into a GenerationStream. */
+  #stream(op, args, { signal, ...options }) {
     return new GenerationStream((inner, onChunk) =>
-      this.client.call('chat', { modelId: this.modelId, messages, options: rest }, {
+      this.client.call(op, { modelId: this.modelId, ...args, options }, {
         signal: inner,
         onEvent: (type, value) => type === 'chunk' && onChunk(value),
       }), signal);
