@@ -14,7 +14,7 @@ use lantern_gpu::reference::quant::{
     compare_matmul_wt, compare_matmul_wt_in, random_blocks, transpose,
 };
 use lantern_gpu::testing::Rng;
-use lantern_gpu::{Gpu, GpuError, GpuOptions, Precision, gpu_test};
+use lantern_gpu::{Batch, Gpu, GpuError, GpuOptions, Precision, Tensor, gpu_test};
 
 #[cfg(target_arch = "wasm32")]
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
@@ -121,33 +121,14 @@ gpu_test!(matvec_other_workgroup_shapes_match_reference, |gpu| {
 /// The matrix-vector kernel over several rows of X (a CPU adapter's prefill): each decoded unit
 /// multiplied with `tokens` rows, rows of X past M skipped.
 async fn check_matvec_rows(gpu: &Gpu, shape: Option<MatvecShape>, seed: u64) {
-    let mut rng = Rng::new(seed);
-    for format in WeightFormat::ALL {
-        for &(rows, blocks) in MATMUL_SHAPES {
-            let cols = blocks * format.block_len();
-            let (gguf, w) = random_matrix(format, rows, cols, &mut rng);
-            let matrix = QuantMatrix::upload(gpu, "W", format, rows, cols, &gguf).unwrap();
-            for &m in MATMUL_ROWS {
-                let x = rng.vec(m * cols, -1.0, 1.0);
-                let mut batch = gpu.batch("quant_matvec rows test");
-                let tx = gpu.upload("X", &x, &[m, cols]).unwrap();
-                let y = match shape {
-                    Some(shape) => {
-                        quant_matvec_shaped(&mut batch, &matrix, &tx, shape, Precision::F32)
-                    }
-                    None => quant_matvec(&mut batch, &matrix, &tx, Precision::F32),
-                }
-                .unwrap();
-                assert_eq!(y.shape(), &[m, rows]);
-                let out = batch.submit_and_read(&y).await.unwrap();
-                let cmp = compare_matmul_wt_in(Precision::F32, &out, &x, &w, (m, cols, rows), 4);
-                assert!(
-                    cmp.passed,
-                    "{format} matvec X {m}x{cols} · W {rows}x{cols}ᵀ with {shape:?}: {cmp:?}"
-                );
-            }
-        }
-    }
+    check_x_times_wt(gpu, Precision::F32, seed, |batch, tx, matrix, _| {
+        let y = match shape {
+            Some(shape) => quant_matvec_shaped(batch, matrix, tx, shape, Precision::F32),
+            None => quant_matvec(batch, matrix, tx, Precision::F32),
+        };
+        (y.unwrap(), 4, format!("matvec with {shape:?}"))
+    })
+    .await;
 }
 
 gpu_test!(matvec_over_rows_of_x_matches_reference, |gpu| {
@@ -171,6 +152,23 @@ async fn check_matmul(
     precision: Precision,
     seed: u64,
 ) {
+    check_x_times_wt(gpu, precision, seed, |batch, tx, matrix, m| {
+        let used = tiling.unwrap_or(QuantMatmulTiling::for_rows(m));
+        let y = quant_matmul_tiled(batch, tx, matrix, used, precision).unwrap();
+        (y, used.tile_k as usize, format!("matmul with {used:?}"))
+    })
+    .await;
+}
+
+/// Y = X·Wᵀ for every format, weight shape in `MATMUL_SHAPES` and M in `MATMUL_ROWS`, recorded
+/// by `product(batch, X, W, M)`, which returns Y, the most products its f16 path sums in f16,
+/// and how it ran (for the failure message); compared with the reference in `precision`.
+async fn check_x_times_wt(
+    gpu: &Gpu,
+    precision: Precision,
+    seed: u64,
+    product: impl Fn(&mut Batch<'_>, &Tensor, &QuantMatrix, usize) -> (Tensor, usize, String),
+) {
     let mut rng = Rng::new(seed);
     for format in WeightFormat::ALL {
         for &(rows, blocks) in MATMUL_SHAPES {
@@ -179,17 +177,15 @@ async fn check_matmul(
             let matrix = QuantMatrix::upload(gpu, "W", format, rows, cols, &gguf).unwrap();
             for &m in MATMUL_ROWS {
                 let x = rng.vec(m * cols, -1.0, 1.0);
-                let mut batch = gpu.batch("quant_matmul test");
+                let mut batch = gpu.batch("X·Wᵀ test");
                 let tx = gpu.upload("X", &x, &[m, cols]).unwrap();
-                let used = tiling.unwrap_or(QuantMatmulTiling::for_rows(m));
-                let y = quant_matmul_tiled(&mut batch, &tx, &matrix, used, precision).unwrap();
+                let (y, run, how) = product(&mut batch, &tx, &matrix, m);
                 assert_eq!(y.shape(), &[m, rows]);
                 let out = batch.submit_and_read(&y).await.unwrap();
-                let run = used.tile_k as usize;
                 let cmp = compare_matmul_wt_in(precision, &out, &x, &w, (m, cols, rows), run);
                 assert!(
                     cmp.passed,
-                    "{format} matmul X {m}x{cols} · W {rows}x{cols}ᵀ with {used:?} in {precision}: {cmp:?}"
+                    "{format} {how}: X {m}x{cols} · W {rows}x{cols}ᵀ in {precision}: {cmp:?}"
                 );
             }
         }
