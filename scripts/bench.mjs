@@ -14,11 +14,10 @@
 //                          [--out DIR] [--model FILE]…
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync, existsSync } from 'node:fs';
-import { cpus, homedir, totalmem } from 'node:os';
+import { cpus, totalmem } from 'node:os';
 import { basename, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { MODELS, NATIVE_ENV, ROOT, median } from '../web/tests/harness.mjs';
 
-const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const argv = process.argv.slice(2);
 const option = (name, fallback) => {
   const i = argv.indexOf(name);
@@ -28,12 +27,10 @@ const runs = Number(option('--runs', 3));
 const promptTokens = Number(option('--prompt-tokens', 128));
 const decodeTokens = Number(option('--decode-tokens', 64));
 const out = resolve(option('--out', join(ROOT, 'bench-results')));
-const MODELS = join(process.env.LANTERN_CACHE ?? join(homedir(), '.cache', 'lantern'), 'models');
 const models = argv.flatMap((a, i) => (argv[i - 1] === '--model' ? [a] : []));
 const files = (models.length ? models : ['SmolLM2-135M-Instruct.Q4_1.gguf', 'gemma-3-270m-q4_k_m.gguf']).map((m) =>
   m.includes('/') ? m : join(MODELS, m),
 );
-const median = (v) => [...v].sort((a, b) => a - b)[Math.floor((v.length - 1) / 2)];
 const log = (...a) => console.error(...a);
 
 const targetDir = process.env.CARGO_TARGET_DIR ?? join(ROOT, 'target');
@@ -46,7 +43,7 @@ function measured(command, args) {
   const run = spawnSync('/usr/bin/time', ['-v', command, ...args], {
     encoding: 'utf8',
     maxBuffer: 64 << 20,
-    env: { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? join(homedir(), '.cache', 'lantern', 'xdg-runtime') },
+    env: NATIVE_ENV,
   });
   if (run.status !== 0) throw new Error(`${command} ${args.join(' ')} failed:\n${run.stderr}`);
   const kb = Number(/Maximum resident set size \(kbytes\): (\d+)/.exec(run.stderr)?.[1] ?? NaN);

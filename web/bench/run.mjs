@@ -11,7 +11,7 @@
 // FILE names a file in the models cache (default: SmolLM2-135M-Instruct.Q4_1.gguf). Needs the
 // package built (scripts/build-web.sh) and web/'s npm dependencies (wllama among them).
 import { basename, dirname, join } from 'node:path';
-import { ARGS, MODELS, ROOT, launch, servePage } from '../tests/harness.mjs';
+import { ARGS, MODELS, ROOT, launch, median, servePage } from '../tests/harness.mjs';
 
 const argv = process.argv.slice(2);
 const option = (name, fallback) => {
@@ -23,7 +23,6 @@ const promptTokens = Number(option('--prompt-tokens', 128));
 const decodeTokens = Number(option('--decode-tokens', 32));
 const runs = Number(option('--runs', 3));
 const json = argv.includes('--json');
-const median = (v) => [...v].sort((a, b) => a - b)[Math.floor((v.length - 1) / 2)];
 const log = (...a) => !json && console.error(...a);
 
 const ENGINES = [{ name: 'lantern', page: 'bench/index.html' }];

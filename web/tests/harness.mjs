@@ -32,6 +32,15 @@ export async function servePage(mounts = {}) {
   return { server, url, requests };
 }
 
+/** The middle value (the lower of the two middle ones for an even count). */
+export const median = (v) => [...v].sort((a, b) => a - b)[Math.floor((v.length - 1) / 2)];
+
+/** The environment native GPU programs run with: Mesa wants a private runtime directory. */
+export const NATIVE_ENV = {
+  ...process.env,
+  XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? join(homedir(), '.cache', 'lantern', 'xdg-runtime'),
+};
+
 /** The native CLI (built by scripts/test.sh before the page suite). */
 function cli() {
   const candidates = [process.env.LANTERN_CLI, join(process.env.CARGO_TARGET_DIR ?? join(ROOT, 'target'), 'debug', 'lantern')];
@@ -45,7 +54,7 @@ export function native(args, input = '') {
   return execFileSync(cli(), args, {
     input,
     encoding: 'utf8',
-    env: { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? join(homedir(), '.cache', 'lantern', 'xdg-runtime') },
+    env: NATIVE_ENV,
     timeout: 600_000,
     maxBuffer: 64 << 20,
   });
