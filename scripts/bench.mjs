@@ -6,8 +6,10 @@
 // - in headless Chromium: Lantern through the npm package and wllama with 1 and 2 threads
 //   (web/bench/run.mjs, which alternates their runs itself).
 //
-// llama-bench times its generation from an empty context (its tg test), Lantern and wllama after
-// the prompt. Every figure is a median over --runs runs. Prints a Markdown table and writes it, with the JSON
+// llama-bench's generation test runs at a depth of --prompt-tokens (`-d`), as Lantern and wllama
+// decode after the prompt; its prompt test from an empty context. It reports no load time, so
+// llama.cpp's is the wall time of a llama-bench process that loads the model and evaluates one
+// token (process start included). Every figure is a median over --runs runs. Prints a Markdown table and writes it, with the JSON
 // of every run, to --out (default bench-results/). Not a test: it reports what it measured.
 //
 //   node scripts/bench.mjs [--runs 3] [--prompt-tokens 128] [--decode-tokens 64] [--no-browser]
@@ -61,12 +63,16 @@ for (const file of files) {
     samples.lantern.push({ ...JSON.parse(l.stdout), peak_bytes: l.peakBytes });
     log(`${model}: run ${r + 1} of ${runs}, llama.cpp`);
     const threads = String(cpus().length);
-    const c = measured(llamaBench, ['-m', file, '-p', String(promptTokens), '-n', String(decodeTokens), '-r', '1', '-t', threads, '-o', 'json']);
-    samples.llama.push({ tests: JSON.parse(c.stdout), peak_bytes: c.peakBytes });
+    // Depths 0 and promptTokens for both tests; the table takes prefill at 0, decode at promptTokens.
+    const c = measured(llamaBench, ['-m', file, '-p', String(promptTokens), '-n', String(decodeTokens), '-d', `0,${promptTokens}`, '-r', '1', '-t', threads, '-o', 'json']);
+    const started = performance.now();
+    measured(llamaBench, ['-m', file, '-p', '1', '-n', '0', '-r', '1', '--no-warmup', '-t', threads, '-o', 'json']);
+    samples.llama.push({ tests: JSON.parse(c.stdout), peak_bytes: c.peakBytes, load_ms: performance.now() - started });
   }
   raw.native.push({ model, ...samples });
   const l = samples.lantern;
-  const speed = (kind) => median(samples.llama.map((s) => s.tests.find((t) => (kind === 'prefill' ? t.n_prompt > 0 : t.n_gen > 0)).avg_ts));
+  const test = (s, kind) => s.tests.find((t) => (kind === 'prefill' ? t.n_prompt > 0 && t.n_depth === 0 : t.n_gen > 0 && t.n_depth === promptTokens));
+  const speed = (kind) => median(samples.llama.map((s) => test(s, kind).avg_ts));
   const lanternRow = {
     model,
     engine: `Lantern native (${l[0].adapter})`,
@@ -75,10 +81,12 @@ for (const file of files) {
     decode: median(l.map((s) => s.decode_tokens_per_second)),
     peak_bytes: median(l.map((s) => s.peak_bytes)),
     roofline: median(l.map((s) => s.decode_fraction_of_roofline)),
+    prefill_roofline: median(l.map((s) => s.prefill_fraction_of_matmul_peak)),
   };
   const llamaRow = {
     model,
     engine: `llama.cpp ${basename(llamaBench)} (CPU, ${cpus().length} threads)`,
+    load_ms: median(samples.llama.map((s) => s.load_ms)),
     prefill: speed('prefill'),
     decode: speed('decode'),
     peak_bytes: median(samples.llama.map((s) => s.peak_bytes)),
@@ -100,17 +108,25 @@ if (!argv.includes('--no-browser')) {
       load_ms: b.load_ms,
       prefill: b.prefill_tokens_per_second,
       decode: b.decode_tokens_per_second,
+      peak_bytes: b.peak_memory_bytes,
+      idle_bytes: b.idle_browser_memory_bytes,
       lantern_over_this: b.lantern_over_this_decode,
+      not_run: b.not_run,
     });
   }
 }
 
 const fmt = (x, d = 2) => (x === undefined || Number.isNaN(x) ? '—' : x.toFixed(d));
+const mib = (b) => `${Math.round(b / 2 ** 20)} MiB`;
+const percent = (x) => (x === undefined ? '—' : `${Math.round(x * 100)}%`);
+const memory = (r) => (r.peak_bytes ? `${mib(r.peak_bytes)}${r.idle_bytes ? ` (idle browser ${mib(r.idle_bytes)})` : ''}` : '—');
 const table = [
-  `| model | engine | load | prefill tok/s (${promptTokens}) | decode tok/s (${decodeTokens}) | peak memory | decode / roofline | Lantern / this, decode |`,
-  '|---|---|---:|---:|---:|---:|---:|---:|',
+  `| model | engine | load | prefill tok/s (${promptTokens}) | decode tok/s (${decodeTokens}) | peak memory | prefill / matmul peak | decode / bandwidth roofline | Lantern / this, decode |`,
+  '|---|---|---:|---:|---:|---:|---:|---:|---:|',
   ...rows.map((r) =>
-    `| ${r.model} | ${r.engine} | ${r.load_ms === undefined ? '—' : `${fmt(r.load_ms / 1e3)} s`} | ${fmt(r.prefill)} | ${fmt(r.decode)} | ${r.peak_bytes ? `${Math.round(r.peak_bytes / 2 ** 20)} MiB` : '—'} | ${r.roofline === undefined ? '—' : `${Math.round(r.roofline * 100)}%`} | ${r.lantern_over_this === undefined ? '' : `${fmt(r.lantern_over_this)}×`} |`,
+    r.not_run
+      ? `| ${r.model} | ${r.engine} | not run: ${r.not_run} | | | | | | |`
+      : `| ${r.model} | ${r.engine} | ${r.load_ms === undefined ? '—' : `${fmt(r.load_ms / 1e3)} s`} | ${fmt(r.prefill)} | ${fmt(r.decode)} | ${memory(r)} | ${percent(r.prefill_roofline)} | ${percent(r.roofline)} | ${r.lantern_over_this === undefined ? '' : `${fmt(r.lantern_over_this)}×`} |`,
   ),
 ].join('\n');
 mkdirSync(out, { recursive: true });

@@ -1,9 +1,12 @@
 // The browser benchmark: Lantern in headless Chromium (WebGPU; SwiftShader where there is no GPU)
-// and, with --wllama, wllama (llama.cpp in wasm on the CPU) with 1 and 2 threads in the same
-// Chromium, on the same GGUF files and the same prompt. Prints load time beside the time to
-// fetch the file, time to first token (the prompt's forward pass), prefill and decode tokens/s:
-// medians of --runs runs after one warm-up each (which compiles Lantern's pipelines), the
-// engines' runs alternating. Not a test: it prints figures (a Markdown table, or --json).
+// and, with --wllama, wllama (llama.cpp in wasm) in the same Chromium: on the CPU with 1 and 2
+// threads, and on WebGPU where its backend can run (it needs shader-f16; where the adapter lacks
+// it the row says so). Same GGUF files, same prompt. Prints load time beside the time to fetch the
+// file, time to first token (the prompt's forward pass), prefill and decode tokens/s: medians of
+// --runs runs after one warm-up each (which compiles Lantern's pipelines), the engines' runs
+// alternating. Each engine runs in a browser of its own, whose peak memory (PSS summed over its
+// processes, from the model's load to its last run) is reported beside that of the idle browser.
+// Not a test: it prints figures (a Markdown table, or --json).
 //
 //   node web/bench/run.mjs [--model FILE]… [--wllama] [--prompt-tokens 128] [--decode-tokens 32]
 //                          [--runs 3] [--json]
@@ -12,6 +15,7 @@
 // package built (scripts/build-web.sh) and web/'s npm dependencies (wllama among them).
 import { basename, dirname, join } from 'node:path';
 import { ARGS, MODELS, ROOT, launch, median, servePage } from '../tests/harness.mjs';
+import { PeakSampler, childrenOf, supported as memorySupported } from './memory.mjs';
 
 const argv = process.argv.slice(2);
 const option = (name, fallback) => {
@@ -27,7 +31,8 @@ const log = (...a) => !json && console.error(...a);
 
 const ENGINES = [{ name: 'lantern', page: 'bench/index.html' }];
 if (argv.includes('--wllama')) {
-  for (const threads of [1, 2]) ENGINES.push({ name: `wllama ${threads} thread${threads > 1 ? 's' : ''}`, page: 'bench/wllama.html', threads });
+  for (const threads of [1, 2]) ENGINES.push({ name: `wllama ${threads} thread${threads > 1 ? 's' : ''}`, page: 'bench/wllama.html', threads, gpu: false });
+  ENGINES.push({ name: 'wllama WebGPU', page: 'bench/wllama.html', threads: 1, gpu: true });
 }
 
 const files = (models.length ? models : ['SmolLM2-135M-Instruct.Q4_1.gguf']).map((m) => (m.includes('/') ? m : join(MODELS, m)));
@@ -38,64 +43,85 @@ const mounts = {
 };
 for (const f of files) mounts[`/files/${basename(f)}/`] = dirname(f);
 const { server, url } = await servePage(mounts);
-const browser = await launch(ARGS);
+const pages = [];
 const results = [];
 try {
-  const chromium = await browser.version();
-  const pages = [];
   for (const engine of ENGINES) {
+    // The browser is a child of this process: the one child that is new after the launch.
+    const before = new Set(childrenOf(process.pid));
+    const browser = await launch(ARGS);
+    const root = childrenOf(process.pid).find((pid) => !before.has(pid));
+    const memory = memorySupported && root ? new PeakSampler(root) : null;
     const page = await browser.newPage();
     await page.goto(`${url}${engine.page}`);
     await page.waitForSelector('body[data-ready="yes"]', { state: 'attached' });
-    const { adapter, browserAdapter } = await page.evaluate(() => window.bench.open());
-    pages.push({ ...engine, page, adapter: adapter.name || browserAdapter });
-    log(`Chromium ${chromium}: ${engine.name} on ${adapter.name || browserAdapter}`);
+    const { adapter, browserAdapter, missing } = await page.evaluate((gpu) => window.bench.open(gpu), engine.gpu);
+    const chromium = browser.version();
+    pages.push({ ...engine, browser, page, memory, chromium, adapter: adapter.name || browserAdapter, missing });
+    log(`Chromium ${chromium}: ${engine.name} on ${adapter.name || browserAdapter}${missing ? ` (not run: ${missing})` : ''}`);
   }
+  const running = pages.filter((p) => !p.missing);
   const call = (p, fn, ...args) => p.page.evaluate(([fn, args]) => window.bench[fn](...args), [fn, args]);
   for (const file of files) {
     const path = `/files/${basename(file)}/${basename(file)}`;
     const context = promptTokens + decodeTokens + 8;
     log(`${basename(file)}: fetching, loading, warming up…`);
     const fetchMs = await call(pages[0], 'fetchMs', path);
-    const loads = [];
-    for (const p of pages) loads.push(await call(p, 'load', path, context, p.threads));
+    const loads = new Map();
+    const idle = new Map();
+    for (const p of running) {
+      await call(p, 'unload');
+      idle.set(p, p.memory?.reset());
+      loads.set(p, await call(p, 'load', path, context, p.threads, p.gpu));
+    }
     const prompt = await call(pages[0], 'promptOf', promptTokens);
-    for (const p of pages) await call(p, 'run', prompt, 2);
-    const samples = pages.map(() => []);
+    for (const p of running) await call(p, 'run', prompt, 2);
+    const samples = new Map(running.map((p) => [p, []]));
     for (let r = 0; r < runs; r++) {
-      for (const [i, p] of pages.entries()) {
+      for (const p of running) {
         const s = await call(p, 'run', prompt, decodeTokens);
         log(`  run ${r + 1}, ${p.name}: time to first token ${s.prefillMs.toFixed(0)} ms, decode ${((s.decodeSteps * 1e3) / s.decodeMs).toFixed(2)} tokens/s`);
-        samples[i].push(s);
+        samples.get(p).push(s);
       }
     }
-    for (const [i, p] of pages.entries()) {
-      const decode = samples[i].map((s) => (s.decodeSteps * 1e3) / s.decodeMs);
+    for (const p of pages) {
+      const row = { model: basename(file), engine: p.name, adapter: p.adapter, chromium: p.chromium };
+      if (p.missing) {
+        results.push({ ...row, not_run: p.missing });
+        continue;
+      }
+      const runsOf = samples.get(p);
+      const load = loads.get(p);
+      const decode = runsOf.map((s) => (s.decodeSteps * 1e3) / s.decodeMs);
+      p.memory?.sample();
       results.push({
-        model: basename(file),
-        engine: p.name,
-        adapter: p.adapter,
-        chromium,
+        ...row,
+        backend: load.backend,
         fetch_ms: fetchMs,
-        load_ms: loads[i].loadMs,
-        load_over_fetch: loads[i].loadMs / fetchMs,
-        prompt_tokens: samples[i][0].promptTokens,
-        time_to_first_token_ms: median(samples[i].map((s) => s.prefillMs)),
-        prefill_tokens_per_second: median(samples[i].map((s) => (s.promptTokens * 1e3) / s.prefillMs)),
-        decode_steps: samples[i][0].decodeSteps,
+        load_ms: load.loadMs,
+        load_over_fetch: load.loadMs / fetchMs,
+        prompt_tokens: runsOf[0].promptTokens,
+        time_to_first_token_ms: median(runsOf.map((s) => s.prefillMs)),
+        prefill_tokens_per_second: median(runsOf.map((s) => (s.promptTokens * 1e3) / s.prefillMs)),
+        decode_steps: runsOf[0].decodeSteps,
         decode_tokens_per_second: median(decode),
         decode_tokens_per_second_runs: decode,
+        peak_memory_bytes: p.memory?.peak,
+        idle_browser_memory_bytes: idle.get(p),
       });
     }
   }
 } finally {
-  await browser.close();
+  for (const p of pages) {
+    p.memory?.stop();
+    await p.browser.close();
+  }
   server.close();
 }
 // Lantern over each peer, model by model.
 for (const r of results) {
   const lantern = results.find((l) => l.model === r.model && l.engine === 'lantern');
-  if (r.engine !== 'lantern' && lantern) {
+  if (r.engine !== 'lantern' && lantern && !r.not_run) {
     r.lantern_over_this_decode = lantern.decode_tokens_per_second / r.decode_tokens_per_second;
     r.lantern_over_this_prefill = lantern.prefill_tokens_per_second / r.prefill_tokens_per_second;
   }
@@ -104,9 +130,14 @@ if (json) {
   console.log(JSON.stringify(results, null, 2));
 } else {
   const ratio = (x) => (x === undefined ? '' : `${x.toFixed(2)}×`);
-  console.log('| model | engine | load (× fetch) | time to first token | prefill tok/s | decode tok/s | Lantern / this, decode |');
-  console.log('|---|---|---:|---:|---:|---:|---:|');
+  const mib = (b) => (b === undefined ? '—' : `${Math.round(b / 2 ** 20)} MiB`);
+  console.log('| model | engine | load (× fetch) | time to first token | prefill tok/s | decode tok/s | peak memory (idle browser) | Lantern / this, decode |');
+  console.log('|---|---|---:|---:|---:|---:|---:|---:|');
   for (const r of results) {
-    console.log(`| ${r.model} | ${r.engine} | ${(r.load_ms / 1e3).toFixed(2)} s (${r.load_over_fetch.toFixed(2)}×) | ${(r.time_to_first_token_ms / 1e3).toFixed(1)} s (${r.prompt_tokens} tokens) | ${r.prefill_tokens_per_second.toFixed(2)} | ${r.decode_tokens_per_second.toFixed(2)} | ${ratio(r.lantern_over_this_decode)} |`);
+    if (r.not_run) {
+      console.log(`| ${r.model} | ${r.engine} | not run: ${r.not_run} | | | | | |`);
+      continue;
+    }
+    console.log(`| ${r.model} | ${r.engine} | ${(r.load_ms / 1e3).toFixed(2)} s (${r.load_over_fetch.toFixed(2)}×) | ${(r.time_to_first_token_ms / 1e3).toFixed(1)} s (${r.prompt_tokens} tokens) | ${r.prefill_tokens_per_second.toFixed(2)} | ${r.decode_tokens_per_second.toFixed(2)} | ${mib(r.peak_memory_bytes)} (${mib(r.idle_browser_memory_bytes)}) | ${ratio(r.lantern_over_this_decode)} |`);
   }
 }

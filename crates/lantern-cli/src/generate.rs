@@ -288,6 +288,18 @@ pub async fn run_bench(
     } else {
         0.0
     };
+    // The arithmetic roofline: the fastest of Lantern's matrix products on this adapter (1024²,
+    // the size of a prompt's larger products), against which prefill's multiply-adds per second
+    // are set.
+    let peak =
+        lantern_gpu::matmul_peak::measure(&gpu, MATMUL_PEAK_N, 200.0, || clock.now_ms()).await?;
+    let prompt_macs = loaded.model.prompt_multiply_adds(ids.len());
+    let prefill_gflops = 2.0 * prompt_macs as f64 * prefill_median / ids.len() as f64 / 1e9;
+    let prefill_fraction = if peak.gigaflops() > 0.0 {
+        prefill_gflops / peak.gigaflops()
+    } else {
+        0.0
+    };
     let report = serde_json::json!({
         "adapter": gpu.report().name,
         "model": model.display().to_string(),
@@ -305,7 +317,14 @@ pub async fn run_bench(
         "weight_bytes_total": loaded.model.weight_bytes(),
         "probe_bandwidth_gb_per_second": roofline_gbps,
         "probe_buffer_bytes": probe.buffer_bytes,
+        "probe_pattern": format!("{:?}", probe.pattern),
         "decode_fraction_of_roofline": fraction,
+        "prompt_multiply_adds": prompt_macs,
+        "prefill_gflops": prefill_gflops,
+        "matmul_peak_gflops": peak.gigaflops(),
+        "matmul_peak_n": peak.n,
+        "matmul_peak_kernel": format!("{:?}", peak.kernel),
+        "prefill_fraction_of_matmul_peak": prefill_fraction,
     });
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
@@ -336,9 +355,20 @@ pub async fn run_bench(
             "roofline: the probe streams {roofline_gbps:.2} GB/s on this adapter; decode reaches {:.1}% of it",
             fraction * 100.0
         );
+        println!(
+            "matmul peak: {:.2} GFLOP/s ({:?}, {n}×{n}·{n}×{n}); prefill computes {prefill_gflops:.2} GFLOP/s, {:.1}% of it",
+            peak.gigaflops(),
+            peak.kernel,
+            prefill_fraction * 100.0,
+            n = peak.n,
+        );
     }
     Ok(())
 }
+
+/// The side of the matmul peak probe's square matrices: large enough to be compute-bound on any
+/// adapter, 4 MiB each.
+const MATMUL_PEAK_N: usize = 1024;
 
 /// The middle value (the mean of the two middle ones for an even count); 0 for none.
 fn median(values: &[f64]) -> f64 {

@@ -425,8 +425,9 @@ fn generate_refuses_a_file_that_is_not_a_model() {
 }
 
 /// The bench's report holds together: the runs asked for, the bytes a decode step reads (every
-/// weight matrix once: between the file's matrix bytes and the 1.1× repacking budget), and the
-/// roofline fraction as the effective weight bandwidth over the probe's. No speed is asserted.
+/// weight matrix once: between the file's matrix bytes and the 1.1× repacking budget), the
+/// roofline fraction as the effective weight bandwidth over the probe's, and prefill's
+/// multiply-adds (counted from the model's shapes) over the matmul peak. No speed is asserted.
 #[test]
 fn bench_reports_bytes_per_token_against_the_measured_roofline() {
     let model = smollm2_path();
@@ -485,4 +486,25 @@ fn bench_reports_bytes_per_token_against_the_measured_roofline() {
     );
     let fraction = number("decode_fraction_of_roofline");
     assert!((fraction - effective / probe).abs() <= 1e-9, "{fraction}");
+    assert!(
+        ["Interleaved", "Chunked"].contains(&report["probe_pattern"].as_str().unwrap()),
+        "{report}"
+    );
+
+    // Prefill against the matmul peak: the prompt's multiply-adds are the 4 tokens through every
+    // layer's matrices, causal attention (9 heads of 64: scores and values over 1 + 2 + 3 + 4
+    // keys, 30 layers) and the output projection once.
+    let attention = 30.0 * 2.0 * 9.0 * 64.0 * (1.0 + 2.0 + 3.0 + 4.0);
+    let macs = 4.0 * 30.0 * layer_values + attention + 49152.0 * 576.0;
+    assert_eq!(number("prompt_multiply_adds"), macs);
+    let gflops = number("prefill_gflops");
+    let expected = 2.0 * macs * number("prefill_tokens_per_second") / 4.0 / 1e9;
+    assert!(
+        (gflops - expected).abs() <= 1e-9 * expected,
+        "{gflops} vs {expected}"
+    );
+    let peak = number("matmul_peak_gflops");
+    assert!(peak > 0.0);
+    let fraction = number("prefill_fraction_of_matmul_peak");
+    assert!((fraction - gflops / peak).abs() <= 1e-9, "{fraction}");
 }

@@ -13,6 +13,7 @@ pub mod batch;
 pub mod device;
 pub mod error;
 pub mod kernel;
+pub mod matmul_peak;
 pub mod ops;
 pub mod pool;
 pub mod quant;

@@ -222,27 +222,59 @@ gpu_test!(self_check_passes, |gpu| {
     assert_eq!(report.checks.len(), if f16 { 11 } else { 9 }, "{report}");
 });
 
-// The bandwidth probe reads every word exactly once: the XOR of its per-workgroup outputs must
-// equal the XOR of all input words, for sizes below one workgroup's share, at the workgroup
-// count cap (so invocations loop), and between.
+// The bandwidth probe reads every word exactly once in either pattern: the XOR of its
+// per-workgroup outputs must equal the XOR of all input words, for sizes below one workgroup's
+// share, at the workgroup count cap (so invocations loop), between, and (chunked) sizes that
+// leave the last invocations with short or empty chunks.
 gpu_test!(bandwidth_probe_reads_every_word_once, |gpu| {
     let mut rng = Rng::new(11);
     for values in [4, 260, 4096 * 256 * 4 + 36, 3 * 4096 * 256 * 4 + 8] {
         let bits: Vec<u32> = (0..values).map(|_| (rng.next_u64() >> 32) as u32).collect();
         let data: Vec<f32> = bits.iter().map(|&b| f32::from_bits(b)).collect();
         let t = gpu.upload("probe data", &data, &[values]).unwrap();
-        let mut batch = gpu.batch("probe test");
-        let out = ops::stream_read(&mut batch, &t).unwrap();
-        let folded = batch
-            .submit_and_read(&out)
-            .await
-            .unwrap()
-            .iter()
-            .fold(0u32, |acc, v| acc ^ v.to_bits());
         let expected = bits.iter().fold(0u32, |acc, b| acc ^ b);
-        assert_eq!(folded, expected, "{values} values");
+        for pattern in ops::ReadPattern::ALL {
+            let mut batch = gpu.batch("probe test");
+            let out = ops::stream_read(&mut batch, &t, pattern).unwrap();
+            let folded = batch
+                .submit_and_read(&out)
+                .await
+                .unwrap()
+                .iter()
+                .fold(0u32, |acc, v| acc ^ v.to_bits());
+            assert_eq!(folded, expected, "{values} values read {pattern:?}");
+        }
     }
     let mut batch = gpu.batch("probe test");
     let odd = gpu.upload("odd", &[1.0; 6], &[6]).unwrap();
-    assert!(ops::stream_read(&mut batch, &odd).is_err());
+    assert!(ops::stream_read(&mut batch, &odd, ops::ReadPattern::Chunked).is_err());
+});
+
+// Every kernel the matmul peak probe times computes the product (exactly: small integer inputs,
+// weights that decode to exactly them), and a run's FLOP/s figure is 2n³ per product over the
+// time.
+gpu_test!(matmul_peak_probe_computes_its_product, |gpu| {
+    use lantern_gpu::matmul_peak::{Operands, candidates, probe_operands, time_kernel};
+    let n = 96; // not a multiple of the 64-value tiles: edge blocks are part of what is checked
+    let ticks = std::cell::Cell::new(0.0);
+    let clock = || {
+        ticks.set(ticks.get() + 5.0);
+        ticks.get()
+    };
+    let operands = Operands::new(&gpu, n).unwrap();
+    let (a, b) = probe_operands(n);
+    let expected = lantern_gpu::reference::matmul(&a, &b, n, n, n);
+    for kernel in candidates() {
+        let (run, c) = time_kernel(&gpu, &operands, kernel, 5.0, clock)
+            .await
+            .unwrap();
+        assert!(c == expected, "{kernel:?} computed another product");
+        // Every timed run took 5 "ms" by this clock: one product met the 5 ms minimum.
+        assert_eq!((run.n, run.products, run.milliseconds), (n, 1, 5.0));
+        assert_eq!(run.gigaflops(), 2.0 * 96f64.powi(3) / 5.0 / 1e6);
+    }
+    let peak = lantern_gpu::matmul_peak::measure(&gpu, n, 5.0, clock)
+        .await
+        .unwrap();
+    assert!(candidates().contains(&peak.kernel));
 });

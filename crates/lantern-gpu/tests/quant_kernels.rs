@@ -99,19 +99,29 @@ gpu_test!(matvec_in_f16_matches_reference_for_every_format, |gpu| {
         let shape = MatvecShape {
             threads_per_row: 4,
             rows_per_workgroup: 16,
+            rows_per_thread: 2,
             tokens: 1,
         };
         check_matvec(&gpu, Some(shape), Precision::F16, 22).await;
     }
 });
 
-// Other specializations of the same kernel: one invocation per row (no reduction), and many
-// invocations per row with a few rows per workgroup (a deep reduction, idle invocations).
+// Other specializations of the same kernel: one invocation per row (no reduction), many
+// invocations per row with a few rows per workgroup (a deep reduction, idle invocations), and
+// several rows per invocation (3 and 8: row counts that are not multiples, so the last
+// invocation's rows run past the end), with and without a reduction.
 gpu_test!(matvec_other_workgroup_shapes_match_reference, |gpu| {
-    for (seed, shape) in [(2, (1, 64)), (3, (32, 3)), (4, (4, 16))] {
+    for (seed, shape) in [
+        (2, (1, 64, 1)),
+        (3, (32, 3, 1)),
+        (4, (4, 16, 1)),
+        (8, (1, 16, 8)),
+        (9, (4, 8, 3)),
+    ] {
         let shape = MatvecShape {
             threads_per_row: shape.0,
             rows_per_workgroup: shape.1,
+            rows_per_thread: shape.2,
             tokens: 1,
         };
         check_matvec(&gpu, Some(shape), Precision::F32, seed).await;
@@ -137,9 +147,18 @@ gpu_test!(matvec_over_rows_of_x_matches_reference, |gpu| {
     let shape = MatvecShape {
         threads_per_row: 4,
         rows_per_workgroup: 16,
+        rows_per_thread: 1,
         tokens: 3,
     };
     check_matvec_rows(&gpu, Some(shape), 7).await;
+    // Several rows per invocation too: the reduction repeated per token and row.
+    let shape = MatvecShape {
+        threads_per_row: 2,
+        rows_per_workgroup: 8,
+        rows_per_thread: 3,
+        tokens: 5,
+    };
+    check_matvec_rows(&gpu, Some(shape), 10).await;
 });
 
 /// (rows, blocks per row) for the prefill product, with M = 1, 3, 17 and 70 rows of X.

@@ -2,14 +2,16 @@
 // of one weight part (quant_blocks.wgsl, prepended, decodes W's blocks in registers), and for
 // each of the m rows of x (m = 1 in decode).
 //
-// A workgroup computes ROWS_PER_WG rows with THREADS_PER_ROW invocations each, for TOKENS rows of
-// x: each weight unit is decoded once and multiplied with TOKENS vectors. The invocations of a
+// A workgroup computes ROWS_PER_WG × ROWS_PER_THREAD rows with THREADS_PER_ROW invocations per
+// ROWS_PER_THREAD consecutive rows, for TOKENS rows of x: each weight unit is decoded once and
+// multiplied with TOKENS vectors, and each x value loaded serves ROWS_PER_THREAD rows. The invocations of a
 // row take its 32-value units in turn (unit t, t + THREADS_PER_ROW, …), accumulate in f32, and
 // reduce their partial sums through workgroup memory in log2(THREADS_PER_ROW) steps. No subgroup
 // operations: WebGPU may lack them, and a row's reduction is a few steps out of hundreds of loads.
 // With THREADS_PER_ROW = 1 (CPU adapters) there is no barrier at all, which is why prefill there
 // uses this kernel with TOKENS > 1 rather than the tiled matrix-matrix one.
-// Specializable: THREADS_PER_ROW (a power of two), ROWS_PER_WG, TOKENS, and the format constants.
+// Specializable: THREADS_PER_ROW (a power of two), ROWS_PER_WG, ROWS_PER_THREAD, TOKENS, and the
+// format constants.
 //
 // Precision: f32 by default (F16 weights are widened with unpack2x16float, core WGSL, so that
 // path needs no `shader-f16`). Specialized to f16 (`kernel::Precision::F16`), weights are decoded
@@ -29,6 +31,7 @@ struct Params {
 
 const THREADS_PER_ROW: u32 = 8u;
 const ROWS_PER_WG: u32 = 32u;
+const ROWS_PER_THREAD: u32 = 1u;
 const TOKENS: u32 = 1u;
 const WG_SIZE: u32 = THREADS_PER_ROW * ROWS_PER_WG;
 
@@ -47,49 +50,70 @@ fn main(
 ) {
     let lane = li % THREADS_PER_ROW;
     let linear = wg.x + wg.y * groups.x;
-    let row = (linear % params.row_groups) * ROWS_PER_WG + li / THREADS_PER_ROW;
+    let first_row = ((linear % params.row_groups) * ROWS_PER_WG + li / THREADS_PER_ROW) * ROWS_PER_THREAD;
     let first_token = (linear / params.row_groups) * TOKENS;
     let x_row = params.units * 8u; // vec4s per row of x
 
-    var acc: array<f32, TOKENS>;
-    for (var t = 0u; t < TOKENS; t++) {
-        acc[t] = 0.0;
+    // acc[t * ROWS_PER_THREAD + r]: token first_token + t, row first_row + r.
+    var acc: array<f32, TOKENS * ROWS_PER_THREAD>;
+    for (var i = 0u; i < TOKENS * ROWS_PER_THREAD; i++) {
+        acc[i] = 0.0;
     }
-    // Rows past the end still join the reduction below: barriers need the whole workgroup.
-    if (row < params.rows && first_token < params.m) {
+    // Rows past the end compute the last row again (their sums are not written) rather than
+    // skip the loop, and join the reduction below (barriers need the whole workgroup). The
+    // loop then runs in uniform control flow.
+    if (first_token < params.m) {
         let tokens = min(TOKENS, params.m - first_token);
-        let row_block = row * params.row_blocks;
+        var row_block: array<u32, ROWS_PER_THREAD>;
+        for (var r = 0u; r < ROWS_PER_THREAD; r++) {
+            row_block[r] = min(first_row + r, params.rows - 1u) * params.row_blocks;
+        }
         for (var unit = lane; unit < params.units; unit += THREADS_PER_ROW) {
-            let u = unit_at((row_block + unit / UNITS_PER_BLOCK) * BLOCK_WORDS, unit % UNITS_PER_BLOCK);
+            var u: array<Unit, ROWS_PER_THREAD>;
+            for (var r = 0u; r < ROWS_PER_THREAD; r++) {
+                u[r] = unit_at((row_block[r] + unit / UNITS_PER_BLOCK) * BLOCK_WORDS, unit % UNITS_PER_BLOCK);
+            }
             let xi = first_token * x_row + unit * 8u;
             for (var j = 0u; j < 8u; j++) {
-                let w = unit_values(u, j);
                 if (TOKENS == 1u) {
-                    // Decode's hot loop, kept free of the token loop.
-                    acc[0] += f32(dot(w, vec4<real>(x[xi + j])));
+                    // Decode's hot loop, kept free of the token loop. Each x load serves
+                    // ROWS_PER_THREAD rows: on a CPU adapter, where a load costs about as much
+                    // per value as decoding one, x's loads would otherwise outnumber W's.
+                    let xv = vec4<real>(x[xi + j]);
+                    for (var r = 0u; r < ROWS_PER_THREAD; r++) {
+                        acc[r] += f32(dot(unit_values(u[r], j), xv));
+                    }
                 } else {
+                    var w: array<vec4<real>, ROWS_PER_THREAD>;
+                    for (var r = 0u; r < ROWS_PER_THREAD; r++) {
+                        w[r] = unit_values(u[r], j);
+                    }
                     for (var t = 0u; t < tokens; t++) {
-                        acc[t] += f32(dot(w, vec4<real>(x[xi + t * x_row + j])));
+                        let xv = vec4<real>(x[xi + t * x_row + j]);
+                        for (var r = 0u; r < ROWS_PER_THREAD; r++) {
+                            acc[t * ROWS_PER_THREAD + r] += f32(dot(w[r], xv));
+                        }
                     }
                 }
             }
         }
     }
 
-    for (var t = 0u; t < TOKENS; t++) {
-        partial[li] = acc[t];
+    for (var i = 0u; i < TOKENS * ROWS_PER_THREAD; i++) {
+        partial[li] = acc[i];
         for (var stride = THREADS_PER_ROW / 2u; stride > 0u; stride /= 2u) {
             workgroupBarrier();
             if (lane < stride) {
                 partial[li] += partial[li + stride];
             }
         }
-        let token = first_token + t;
+        let token = first_token + i / ROWS_PER_THREAD;
+        let row = first_row + i % ROWS_PER_THREAD;
         if (lane == 0u && row < params.rows && token < params.m) {
             y[token * params.out_stride + params.out_offset + row] = partial[li];
         }
         if (THREADS_PER_ROW > 1u) {
-            // Lane 0 has read its neighbours' sums before they are overwritten for the next token.
+            // Lane 0 has read its neighbours' sums before they are overwritten for the next one.
             workgroupBarrier();
         }
     }

@@ -1,16 +1,23 @@
 // Bandwidth probe: reads every 16-byte word of a buffer exactly once and folds it into an XOR per
-// workgroup, so the loads cannot be optimised away and nearly nothing is written. Consecutive
-// invocations read consecutive words (the pattern memory systems stream fastest), and each
-// invocation strides over the whole grid, so a fixed number of workgroups covers any size.
+// workgroup, so the loads cannot be optimised away and nearly nothing is written.
+//
+// Two access patterns, since adapters stream fastest in different ones (the probe keeps the
+// better):
+// - CHUNKED = 0 (GPUs): consecutive invocations read consecutive words, and each invocation
+//   strides over the whole grid, so a fixed number of workgroups covers any size;
+// - CHUNKED = 1 (CPU adapters, which run a workgroup's invocations as SIMD lanes of one thread):
+//   each invocation reads one contiguous chunk, a stream its core's prefetcher can follow.
+//   lavapipe streams 3-4× faster this way.
 //
 // The XOR of all outputs equals the XOR of all input words whatever the partition, which is what
-// its test checks. Specializable: WG_SIZE (a power of two).
+// its test checks. Specializable: WG_SIZE (a power of two), CHUNKED.
 
 struct Params {
     words: u32, // 16-byte words to read
 }
 
 const WG_SIZE: u32 = 256u;
+const CHUNKED: u32 = 0u;
 
 @group(0) @binding(0) var<storage, read> data: array<vec4<u32>>;
 @group(0) @binding(1) var<storage, read_write> out: array<u32>;
@@ -25,10 +32,20 @@ fn main(
     @builtin(local_invocation_index) li: u32,
 ) {
     let group = wg.x + wg.y * groups.x;
-    let stride = groups.x * groups.y * WG_SIZE;
+    let invocations = groups.x * groups.y * WG_SIZE;
+    let invocation = group * WG_SIZE + li;
     var acc = vec4<u32>(0u);
-    for (var i = group * WG_SIZE + li; i < params.words; i += stride) {
-        acc ^= data[i];
+    if (CHUNKED == 1u) {
+        let chunk = (params.words + invocations - 1u) / invocations;
+        let start = min(invocation * chunk, params.words);
+        let end = min(start + chunk, params.words);
+        for (var i = start; i < end; i++) {
+            acc ^= data[i];
+        }
+    } else {
+        for (var i = invocation; i < params.words; i += invocations) {
+            acc ^= data[i];
+        }
     }
     partial[li] = acc.x ^ acc.y ^ acc.z ^ acc.w;
     for (var half = WG_SIZE / 2u; half > 0u; half /= 2u) {

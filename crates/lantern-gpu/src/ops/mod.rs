@@ -22,13 +22,13 @@ pub use elementwise::{
 };
 pub use embedding::{embedding, upload_ids};
 pub use kv_cache::KvCache;
-pub use matmul::{MatmulTiling, matmul};
+pub use matmul::{MatmulTiling, matmul, matmul_tiled};
 pub use norm::{RmsNorm, add_rms_norm, rms_norm};
 pub use quant_matmul::{QuantMatmulTiling, quant_matmul};
 pub use quant_matvec::{MatvecShape, quant_matvec};
 pub use rope::{Rope, RopeStyle, rope};
 pub use softmax::softmax;
-pub use stream_read::stream_read;
+pub use stream_read::{ReadPattern, stream_read};
 pub use top_k::{decode_top_k, top_k};
 
 use crate::error::{GpuError, Result};

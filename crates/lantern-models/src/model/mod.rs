@@ -187,6 +187,32 @@ impl<G: Deref<Target = Gpu>> GpuModel<G> {
         self.weights.decode_bytes()
     }
 
+    /// Multiply-adds of a forward pass over a `tokens`-token prompt from position 0: every
+    /// layer's matrices once per token, causal attention (query·key scores and the weighted sum
+    /// of values, over the keys each layer's window lets a position see), and the output
+    /// projection once, as only the last token's logits are computed. Norms, RoPE and the
+    /// activation are left out: a few operations per value, against hundreds per weight.
+    pub fn prompt_multiply_adds(&self, tokens: usize) -> u64 {
+        let per_token: u64 = self
+            .weights
+            .layer_matrices()
+            .map(|m| (m.rows() * m.cols()) as u64)
+            .sum();
+        let query_width = (self.plan.n_heads * self.plan.head_dim) as u64;
+        let attention: u64 = self
+            .plan
+            .layers
+            .iter()
+            .map(|layer| {
+                let window = layer.attention.window.unwrap_or(usize::MAX);
+                let keys_seen: u64 = (1..=tokens).map(|p| p.min(window) as u64).sum();
+                2 * query_width * keys_seen
+            })
+            .sum();
+        let output = self.weights.output_projection();
+        per_token * tokens as u64 + attention + (output.rows() * output.cols()) as u64
+    }
+
     /// GPU bytes of all weights.
     pub fn weight_bytes(&self) -> u64 {
         self.weights.total_bytes()

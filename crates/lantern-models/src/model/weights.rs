@@ -115,18 +115,22 @@ impl Weights {
     /// GPU bytes of the matrices a decode step reads: every layer's, and the output projection
     /// (the embedding gather reads one row, which is negligible).
     pub fn decode_bytes(&self) -> u64 {
-        let layers: u64 = self
-            .layers
-            .iter()
-            .map(|l| {
-                [&l.q, &l.k, &l.v, &l.o, &l.down]
-                    .into_iter()
-                    .chain(l.ffn.matrices())
-                    .map(QuantMatrix::size_bytes)
-                    .sum::<u64>()
-            })
-            .sum();
-        layers + self.output.as_ref().unwrap_or(&self.embedding).size_bytes()
+        let layers: u64 = self.layer_matrices().map(QuantMatrix::size_bytes).sum();
+        layers + self.output_projection().size_bytes()
+    }
+
+    /// Every layer's weight matrices: what each token is multiplied by.
+    pub fn layer_matrices(&self) -> impl Iterator<Item = &QuantMatrix> {
+        self.layers.iter().flat_map(|l| {
+            [&l.q, &l.k, &l.v, &l.o, &l.down]
+                .into_iter()
+                .chain(l.ffn.matrices())
+        })
+    }
+
+    /// The output projection: its own matrix, or the embedding when the two are tied.
+    pub fn output_projection(&self) -> &QuantMatrix {
+        self.output.as_ref().unwrap_or(&self.embedding)
     }
 
     /// GPU bytes of every weight.
