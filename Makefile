@@ -33,7 +33,8 @@ bench: setup
 	@bash scripts/build-web.sh
 	@node scripts/bench.mjs $(BENCH_ARGS)
 
-## make bench-browser: Lantern and wllama (1 and 2 threads) in headless Chromium on the cached models
+## make bench-browser: Lantern and wllama (1 and 2 threads, and WebGPU where it can run) in headless
+## Chromium on the cached models
 ## (load, time to first token, prefill and decode tokens/s; medians, runs alternating, ratios).
 ## BENCH_ARGS passes options, e.g. "--runs 5 --json".
 bench-browser: setup
