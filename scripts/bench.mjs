@@ -109,7 +109,7 @@ if (!argv.includes('--no-browser')) {
       prefill: b.prefill_tokens_per_second,
       decode: b.decode_tokens_per_second,
       peak_bytes: b.peak_memory_bytes,
-      idle_bytes: b.idle_browser_memory_bytes,
+      before_load_bytes: b.memory_before_load_bytes,
       lantern_over_this: b.lantern_over_this_decode,
       not_run: b.not_run,
     });
@@ -119,7 +119,7 @@ if (!argv.includes('--no-browser')) {
 const fmt = (x, d = 2) => (x === undefined || Number.isNaN(x) ? '—' : x.toFixed(d));
 const mib = (b) => `${Math.round(b / 2 ** 20)} MiB`;
 const percent = (x) => (x === undefined ? '—' : `${Math.round(x * 100)}%`);
-const memory = (r) => (r.peak_bytes ? `${mib(r.peak_bytes)}${r.idle_bytes ? ` (idle browser ${mib(r.idle_bytes)})` : ''}` : '—');
+const memory = (r) => (r.peak_bytes ? `${mib(r.peak_bytes)}${r.before_load_bytes ? ` (${mib(r.before_load_bytes)} before load)` : ''}` : '—');
 const table = [
   `| model | engine | load | prefill tok/s (${promptTokens}) | decode tok/s (${decodeTokens}) | peak memory | prefill / matmul peak | decode / bandwidth roofline | Lantern / this, decode |`,
   '|---|---|---:|---:|---:|---:|---:|---:|---:|',

@@ -66,12 +66,13 @@ export function treePssBytes(root) {
   return kib * 1024;
 }
 
-/** Samples the tree under `root` every `intervalMs` and keeps the peak since the last reset. */
+/** The peak memory of the tree under `root` while given work runs: sampled every `intervalMs`
+ *  during that work only, so that an idle browser's sampling takes no CPU from the others. */
 export class PeakSampler {
-  constructor(root, intervalMs = 250) {
+  constructor(root, intervalMs = 500) {
     this.root = root;
+    this.intervalMs = intervalMs;
     this.peak = 0;
-    this.timer = setInterval(() => this.sample(), intervalMs);
   }
 
   sample() {
@@ -86,7 +87,15 @@ export class PeakSampler {
     return this.sample();
   }
 
-  stop() {
-    clearInterval(this.timer);
+  /** Runs `work`, sampling before, during and after it. */
+  async during(work) {
+    this.sample();
+    const timer = setInterval(() => this.sample(), this.intervalMs);
+    try {
+      return await work();
+    } finally {
+      clearInterval(timer);
+      this.sample();
+    }
   }
 }

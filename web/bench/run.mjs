@@ -5,7 +5,8 @@
 // file, time to first token (the prompt's forward pass), prefill and decode tokens/s: medians of
 // --runs runs after one warm-up each (which compiles Lantern's pipelines), the engines' runs
 // alternating. Each engine runs in a browser of its own, whose peak memory (PSS summed over its
-// processes, from the model's load to its last run) is reported beside that of the idle browser.
+// processes, sampled during that engine's load and runs) is reported beside the browser's memory
+// just before the load (after the previous model's unload).
 // Not a test: it prints figures (a Markdown table, or --json).
 //
 //   node web/bench/run.mjs [--model FILE]… [--wllama] [--prompt-tokens 128] [--decode-tokens 32]
@@ -61,17 +62,21 @@ try {
     log(`Chromium ${chromium}: ${engine.name} on ${adapter.name || browserAdapter}${missing ? ` (not run: ${missing})` : ''}`);
   }
   const running = pages.filter((p) => !p.missing);
-  const call = (p, fn, ...args) => p.page.evaluate(([fn, args]) => window.bench[fn](...args), [fn, args]);
+  // Every call runs under the engine's memory sampler (when there is one).
+  const call = (p, fn, ...args) => {
+    const work = () => p.page.evaluate(([fn, args]) => window.bench[fn](...args), [fn, args]);
+    return p.memory ? p.memory.during(work) : work();
+  };
   for (const file of files) {
     const path = `/files/${basename(file)}/${basename(file)}`;
     const context = promptTokens + decodeTokens + 8;
     log(`${basename(file)}: fetching, loading, warming up…`);
     const fetchMs = await call(pages[0], 'fetchMs', path);
     const loads = new Map();
-    const idle = new Map();
+    const before = new Map();
     for (const p of running) {
       await call(p, 'unload');
-      idle.set(p, p.memory?.reset());
+      before.set(p, p.memory?.reset());
       loads.set(p, await call(p, 'load', path, context, p.threads, p.gpu));
     }
     const prompt = await call(pages[0], 'promptOf', promptTokens);
@@ -93,7 +98,6 @@ try {
       const runsOf = samples.get(p);
       const load = loads.get(p);
       const decode = runsOf.map((s) => (s.decodeSteps * 1e3) / s.decodeMs);
-      p.memory?.sample();
       results.push({
         ...row,
         backend: load.backend,
@@ -107,7 +111,7 @@ try {
         decode_tokens_per_second: median(decode),
         decode_tokens_per_second_runs: decode,
         peak_memory_bytes: p.memory?.peak,
-        idle_browser_memory_bytes: idle.get(p),
+        memory_before_load_bytes: before.get(p),
       });
     }
   }
@@ -131,13 +135,13 @@ if (json) {
 } else {
   const ratio = (x) => (x === undefined ? '' : `${x.toFixed(2)}×`);
   const mib = (b) => (b === undefined ? '—' : `${Math.round(b / 2 ** 20)} MiB`);
-  console.log('| model | engine | load (× fetch) | time to first token | prefill tok/s | decode tok/s | peak memory (idle browser) | Lantern / this, decode |');
+  console.log('| model | engine | load (× fetch) | time to first token | prefill tok/s | decode tok/s | peak memory (before load) | Lantern / this, decode |');
   console.log('|---|---|---:|---:|---:|---:|---:|---:|');
   for (const r of results) {
     if (r.not_run) {
       console.log(`| ${r.model} | ${r.engine} | not run: ${r.not_run} | | | | | |`);
       continue;
     }
-    console.log(`| ${r.model} | ${r.engine} | ${(r.load_ms / 1e3).toFixed(2)} s (${r.load_over_fetch.toFixed(2)}×) | ${(r.time_to_first_token_ms / 1e3).toFixed(1)} s (${r.prompt_tokens} tokens) | ${r.prefill_tokens_per_second.toFixed(2)} | ${r.decode_tokens_per_second.toFixed(2)} | ${mib(r.peak_memory_bytes)} (${mib(r.idle_browser_memory_bytes)}) | ${ratio(r.lantern_over_this_decode)} |`);
+    console.log(`| ${r.model} | ${r.engine} | ${(r.load_ms / 1e3).toFixed(2)} s (${r.load_over_fetch.toFixed(2)}×) | ${(r.time_to_first_token_ms / 1e3).toFixed(1)} s (${r.prompt_tokens} tokens) | ${r.prefill_tokens_per_second.toFixed(2)} | ${r.decode_tokens_per_second.toFixed(2)} | ${mib(r.peak_memory_bytes)} (${mib(r.memory_before_load_bytes)}) | ${ratio(r.lantern_over_this_decode)} |`);
   }
 }
