@@ -116,10 +116,7 @@ try {
     }
   }
 } finally {
-  for (const p of pages) {
-    p.memory?.stop();
-    await p.browser.close();
-  }
+  for (const p of pages) await p.browser.close();
   server.close();
 }
 // Lantern over each peer, model by model.

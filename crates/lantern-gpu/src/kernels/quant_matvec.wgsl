@@ -4,8 +4,8 @@
 //
 // A workgroup computes ROWS_PER_WG × ROWS_PER_THREAD rows with THREADS_PER_ROW invocations per
 // ROWS_PER_THREAD consecutive rows, for TOKENS rows of x: each weight unit is decoded once and
-// multiplied with TOKENS vectors, and each x value loaded serves ROWS_PER_THREAD rows. The invocations of a
-// row take its 32-value units in turn (unit t, t + THREADS_PER_ROW, …), accumulate in f32, and
+// multiplied with TOKENS vectors, and each x value loaded serves ROWS_PER_THREAD rows (on CPU
+// adapters; GPUs take 1). The invocations of a row take its 32-value units in turn (unit t, t + THREADS_PER_ROW, …), accumulate in f32, and
 // reduce their partial sums through workgroup memory in log2(THREADS_PER_ROW) steps. No subgroup
 // operations: WebGPU may lack them, and a row's reduction is a few steps out of hundreds of loads.
 // With THREADS_PER_ROW = 1 (CPU adapters) there is no barrier at all, which is why prefill there
@@ -59,9 +59,9 @@ fn main(
     for (var i = 0u; i < TOKENS * ROWS_PER_THREAD; i++) {
         acc[i] = 0.0;
     }
-    // Rows past the end compute the last row again (their sums are not written) rather than
-    // skip the loop, and join the reduction below (barriers need the whole workgroup). The
-    // loop then runs in uniform control flow.
+    // Rows past the end (an invocation's ROWS_PER_THREAD rows may straddle it) compute the last
+    // row again, their sums not written, rather than branch per row inside the loop; they also
+    // join the reduction below (barriers need the whole workgroup).
     if (first_token < params.m) {
         let tokens = min(TOKENS, params.m - first_token);
         var row_block: array<u32, ROWS_PER_THREAD>;
