@@ -3,14 +3,15 @@
 // - natively: `lantern bench` (wgpu on this machine's adapter) and llama.cpp's `llama-bench`
 //   (built by scripts/build-llama-cpp.sh from llama-cpp-python's source package), runs
 //   alternating between the two, peak memory from /usr/bin/time;
-// - in headless Chromium: Lantern through the npm package and wllama with 1 and 2 threads
-//   (web/bench/run.mjs, which alternates their runs itself).
+// - in headless Chromium: Lantern through the npm package and wllama with 1 and 2 threads and on
+//   WebGPU where its backend can run (web/bench/run.mjs, which alternates their runs itself).
 //
 // llama-bench's generation test runs at a depth of --prompt-tokens (`-d`), as Lantern and wllama
 // decode after the prompt; its prompt test from an empty context. It reports no load time, so
 // llama.cpp's is the wall time of a llama-bench process that loads the model and evaluates one
-// token (process start included). Every figure is a median over --runs runs. Prints a Markdown table and writes it, with the JSON
-// of every run, to --out (default bench-results/). Not a test: it reports what it measured.
+// token (process start included). Every figure is a median over --runs runs. Prints a Markdown
+// table and writes it, with the JSON of every run, to --out (default bench-results/). Not a test:
+// it reports what it measured.
 //
 //   node scripts/bench.mjs [--runs 3] [--prompt-tokens 128] [--decode-tokens 64] [--no-browser]
 //                          [--out DIR] [--model FILE]…

@@ -143,22 +143,17 @@ async fn check_matvec_rows(gpu: &Gpu, shape: Option<MatvecShape>, seed: u64) {
 
 gpu_test!(matvec_over_rows_of_x_matches_reference, |gpu| {
     check_matvec_rows(&gpu, None, 6).await;
-    // Several invocations per row and several tokens: the reduction repeated per token.
-    let shape = MatvecShape {
-        threads_per_row: 4,
-        rows_per_workgroup: 16,
-        rows_per_thread: 1,
-        tokens: 3,
-    };
-    check_matvec_rows(&gpu, Some(shape), 7).await;
-    // Several rows per invocation too: the reduction repeated per token and row.
-    let shape = MatvecShape {
-        threads_per_row: 2,
-        rows_per_workgroup: 8,
-        rows_per_thread: 3,
-        tokens: 5,
-    };
-    check_matvec_rows(&gpu, Some(shape), 10).await;
+    // Several invocations per row and several tokens: the reduction repeated per token; then
+    // several rows per invocation too: the reduction repeated per token and row.
+    for (seed, shape) in [(7, (4, 16, 1, 3)), (10, (2, 8, 3, 5))] {
+        let shape = MatvecShape {
+            threads_per_row: shape.0,
+            rows_per_workgroup: shape.1,
+            rows_per_thread: shape.2,
+            tokens: shape.3,
+        };
+        check_matvec_rows(&gpu, Some(shape), seed).await;
+    }
 });
 
 /// (rows, blocks per row) for the prefill product, with M = 1, 3, 17 and 70 rows of X.
