@@ -1,6 +1,7 @@
-// Decoding of quantized weight blocks, shared by quant_matvec.wgsl and quant_matmul.wgsl: the
-// launchers prepend this file to the kernel's own source. The kernel declares the weights as
-// `weights: array<u32>` in the repacked, word-aligned layout of `src/quant/mod.rs`.
+// Decoding of quantized weight blocks, shared by quant_matvec.wgsl, quant_matmul.wgsl and
+// embedding.wgsl: the launchers prepend this file to the kernel's own source. The kernel binds
+// the weights in the repacked, word-aligned layout of `src/quant/mod.rs` and defines
+// `fn word(i: u32) -> u32`, the weights' word i.
 //
 // Why one file with a specialized FORMAT rather than one kernel file per format: the eight decoders
 // share the kernels around them (tiling, reduction, edge handling), which would otherwise be
@@ -11,7 +12,9 @@
 // Every format is decoded in units of 32 consecutive values of a row: a whole block of the
 // 32-value formats (F32 and F16 are grouped by 32 too), or one of the eight 32-value sub-blocks of
 // a Q4_K/Q6_K super-block. `unit_at` reads a unit's scales once; `unit_values(u, j)` then yields
-// values 4j..4j+3 (j = 0..7) from one or two words of quants.
+// values 4j..4j+3 (j = 0..7) from one or two words of quants, loaded as needed.
+// `decode_values` is the arithmetic alone, given those words, for kernels that load them
+// themselves (quant_matvec.wgsl loads the 4 words of a 4-bit unit once for all 32 values).
 //
 // Values are bit-identical to ggml's dequantizers (lantern-core's `quant::dequantize`): each one is
 // `f32(q) * d + m` where `f32(q) * d` is exact in f32 (q has at most 8 significant bits, d at most
@@ -63,7 +66,19 @@ fn byte_bits(word: u32, shift: u32, mask: u32) -> vec4<u32> {
 
 // Byte `i` of the 12-byte Q4_K scales starting at word `at`.
 fn scale_byte(at: u32, i: u32) -> u32 {
-    return (weights[at + i / 4u] >> (8u * (i % 4u))) & 0xffu;
+    return (word(at + i / 4u) >> (8u * (i % 4u))) & 0xffu;
+}
+
+// Whether a unit's quants are 4 words, each holding the low bits of 8 values: the 4-bit
+// 32-value formats keep values k and k + 16 in one byte.
+const FOUR_QUANT_WORDS = FORMAT == FMT_Q4_0 || FORMAT == FMT_Q4_1 || FORMAT == FMT_Q5_0;
+
+// The word (from the unit's first quant word) holding the low bits of values 4j..4j+3.
+fn quant_word(j: u32) -> u32 {
+    if (FOUR_QUANT_WORDS) {
+        return j % 4u;
+    }
+    return j;
 }
 
 // Unit `sub` (0 .. UNITS_PER_BLOCK) of the block whose first word is `block`.
@@ -75,16 +90,16 @@ fn unit_at(block: u32, sub: u32) -> Unit {
         case FMT_Q8_0: {
             // qs[32] d
             u.q = block;
-            u.d = vec2<f32>(f16_low(weights[block + 8u]));
+            u.d = vec2<f32>(f16_low(word(block + 8u)));
         }
         case FMT_Q4_0: {
             // qs[16] d; byte k holds value k (low nibble) and value k + 16 (high nibble)
             u.q = block;
-            u.d = vec2<f32>(f16_low(weights[block + 4u]));
+            u.d = vec2<f32>(f16_low(word(block + 4u)));
         }
         case FMT_Q4_1: {
             // d m qs[16]
-            let dm = unpack2x16float(weights[block]);
+            let dm = unpack2x16float(word(block));
             u.q = block + 1u;
             u.d = vec2<f32>(dm.x);
             u.m = dm.y;
@@ -92,14 +107,14 @@ fn unit_at(block: u32, sub: u32) -> Unit {
         case FMT_Q5_0: {
             // qs[16] qh d; bit k of qh is the fifth bit of value k
             u.q = block;
-            u.h = weights[block + 4u];
-            u.d = vec2<f32>(f16_low(weights[block + 5u]));
+            u.h = word(block + 4u);
+            u.d = vec2<f32>(f16_low(word(block + 5u)));
         }
         case FMT_Q4_K: {
             // d dmin scales[12] qs[128]. Sub-block s lives in the 32 bytes of 64-value chunk
             // s / 2, in their low nibbles for even s and high nibbles for odd s. Its 6-bit scale and
             // min are packed as in ggml's get_scale_min_k4.
-            let dmin = unpack2x16float(weights[block]);
+            let dmin = unpack2x16float(word(block));
             let sc = block + 1u;
             var scale: u32;
             var min: u32;
@@ -122,9 +137,9 @@ fn unit_at(block: u32, sub: u32) -> Unit {
             // 8h + 2k + 1 (values 16..31).
             let half = sub / 4u;
             let k = sub % 4u;
-            let d = f16_low(weights[block + 52u]);
+            let d = f16_low(word(block + 52u));
             let s = 8u * half + 2u * k;
-            let scales = bitcast<i32>(weights[block + 48u + s / 4u]);
+            let scales = bitcast<i32>(word(block + 48u + s / 4u));
             let shift = 8u * (s % 4u);
             u.q = block + 16u * half + 8u * (k % 2u);
             u.q_shift = 4u * (k / 2u);
@@ -140,43 +155,59 @@ fn unit_at(block: u32, sub: u32) -> Unit {
     return u;
 }
 
-// Values 4j .. 4j+3 (j = 0..7) of a unit.
+// Values 4j .. 4j+3 (j = 0..7) of a unit, loading the words they are in.
 fn unit_values(u: Unit, j: u32) -> vec4<real> {
     switch FORMAT {
+        case FMT_F32: {
+            let w = u.q + 4u * j;
+            return vec4<real>(bitcast<vec4<f32>>(vec4<u32>(word(w), word(w + 1u), word(w + 2u), word(w + 3u))));
+        }
         case FMT_F16: {
             let w = u.q + 2u * j;
-            return vec4<real>(vec4<f32>(unpack2x16float(weights[w]), unpack2x16float(weights[w + 1u])));
+            return vec4<real>(vec4<f32>(unpack2x16float(word(w)), unpack2x16float(word(w + 1u))));
         }
+        case FMT_Q6_K: {
+            return decode_values(u, j, word(u.q + j), word(u.h + j));
+        }
+        default: {
+            return decode_values(u, j, word(u.q + quant_word(j)), 0u);
+        }
+    }
+}
+
+// Values 4j .. 4j+3 (j = 0..7) of a unit of a quantized format, from `low`, its quant word
+// `quant_word(j)`, and for Q6_K `high`, its high-bits word j.
+fn decode_values(u: Unit, j: u32, low: u32, high: u32) -> vec4<real> {
+    switch FORMAT {
         case FMT_Q8_0: {
             // Sign-extend each byte: move it to the top, then shift back arithmetically.
-            let b = vec4<i32>(bitcast<i32>(weights[u.q + j])) << (vec4<u32>(24u) - BYTE_SHIFTS);
+            let b = vec4<i32>(bitcast<i32>(low)) << (vec4<u32>(24u) - BYTE_SHIFTS);
             return vec4<real>(b >> vec4<u32>(24u)) * real(u.d.x);
         }
         case FMT_Q4_0: {
-            let q = vec4<i32>(byte_bits(weights[u.q + j % 4u], 4u * (j / 4u), 0xfu)) - 8;
+            let q = vec4<i32>(byte_bits(low, 4u * (j / 4u), 0xfu)) - 8;
             return vec4<real>(q) * real(u.d.x);
         }
         case FMT_Q4_1: {
-            let q = byte_bits(weights[u.q + j % 4u], 4u * (j / 4u), 0xfu);
+            let q = byte_bits(low, 4u * (j / 4u), 0xfu);
             return vec4<real>(q) * real(u.d.x) + real(u.m);
         }
         case FMT_Q5_0: {
-            let low = byte_bits(weights[u.q + j % 4u], 4u * (j / 4u), 0xfu);
-            let high = ((vec4<u32>(u.h >> (4u * j)) >> vec4<u32>(0u, 1u, 2u, 3u)) & vec4<u32>(1u)) << vec4<u32>(4u);
-            return vec4<real>(vec4<i32>(low | high) - 16) * real(u.d.x);
+            let nibbles = byte_bits(low, 4u * (j / 4u), 0xfu);
+            let fifth = ((vec4<u32>(u.h >> (4u * j)) >> vec4<u32>(0u, 1u, 2u, 3u)) & vec4<u32>(1u)) << vec4<u32>(4u);
+            return vec4<real>(vec4<i32>(nibbles | fifth) - 16) * real(u.d.x);
         }
         case FMT_Q4_K: {
-            let q = byte_bits(weights[u.q + j], u.q_shift, 0xfu);
+            let q = byte_bits(low, u.q_shift, 0xfu);
             return vec4<real>(q) * real(u.d.x) + real(u.m);
         }
         case FMT_Q6_K: {
-            let low = byte_bits(weights[u.q + j], u.q_shift, 0xfu);
-            let high = byte_bits(weights[u.h + j], u.h_shift, 3u);
-            return vec4<real>(vec4<i32>(low | (high << vec4<u32>(4u))) - 32) * real(u.d[j / 4u]);
+            let q = byte_bits(low, u.q_shift, 0xfu) | (byte_bits(high, u.h_shift, 3u) << vec4<u32>(4u));
+            return vec4<real>(vec4<i32>(q) - 32) * real(u.d[j / 4u]);
         }
         default: {
-            let w = u.q + 4u * j;
-            return vec4<real>(bitcast<vec4<f32>>(vec4<u32>(weights[w], weights[w + 1u], weights[w + 2u], weights[w + 3u])));
+            // F32 and F16 have no quants: `unit_values` reads them.
+            return vec4<real>(0.0);
         }
     }
 }

@@ -36,11 +36,36 @@ const TOKENS: u32 = 1u;
 const WG_SIZE: u32 = THREADS_PER_ROW * ROWS_PER_WG;
 
 @group(0) @binding(0) var<storage, read> weights: array<u32>;
+
+// The accessor quant_blocks.wgsl reads the weights through.
+fn word(i: u32) -> u32 {
+    return weights[i];
+}
 @group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<uniform> params: Params;
 
 var<workgroup> partial: array<f32, WG_SIZE>;
+
+// A 4-bit unit's four quant words, each of which holds 8 values (zeros for other formats): loaded
+// once for all 32 values, where `unit_values` loads each word twice (once per nibble; the
+// compilers were not seen to merge the two), and loads are what a CPU adapter spends most on
+// (see MatvecShape). Measured on lavapipe (examples/matvec_speed.rs, alternating runs): SmolLM2's
+// Q4_1 products 1.3× faster, Gemma 3's Q5_0 ones 1.2×.
+fn four_quant_words(u: Unit) -> vec4<u32> {
+    if (FOUR_QUANT_WORDS) {
+        return vec4<u32>(word(u.q), word(u.q + 1u), word(u.q + 2u), word(u.q + 3u));
+    }
+    return vec4<u32>(0u);
+}
+
+// Values 4j .. 4j+3 of unit u, whose `four_quant_words` are `quants`.
+fn values(u: Unit, quants: vec4<u32>, j: u32) -> vec4<real> {
+    if (FOUR_QUANT_WORDS) {
+        return decode_values(u, j, quants[j % 4u], 0u);
+    }
+    return unit_values(u, j);
+}
 
 @compute @workgroup_size(WG_SIZE, 1, 1)
 fn main(
@@ -70,8 +95,10 @@ fn main(
         }
         for (var unit = lane; unit < params.units; unit += THREADS_PER_ROW) {
             var u: array<Unit, ROWS_PER_THREAD>;
+            var quants: array<vec4<u32>, ROWS_PER_THREAD>;
             for (var r = 0u; r < ROWS_PER_THREAD; r++) {
                 u[r] = unit_at((row_block[r] + unit / UNITS_PER_BLOCK) * BLOCK_WORDS, unit % UNITS_PER_BLOCK);
+                quants[r] = four_quant_words(u[r]);
             }
             let xi = first_token * x_row + unit * 8u;
             for (var j = 0u; j < 8u; j++) {
@@ -81,12 +108,12 @@ fn main(
                     // per value as decoding one, x's loads would otherwise outnumber W's.
                     let xv = vec4<real>(x[xi + j]);
                     for (var r = 0u; r < ROWS_PER_THREAD; r++) {
-                        acc[r] += f32(dot(unit_values(u[r], j), xv));
+                        acc[r] += f32(dot(values(u[r], quants[r], j), xv));
                     }
                 } else {
                     var w: array<vec4<real>, ROWS_PER_THREAD>;
                     for (var r = 0u; r < ROWS_PER_THREAD; r++) {
-                        w[r] = unit_values(u[r], j);
+                        w[r] = values(u[r], quants[r], j);
                     }
                     for (var t = 0u; t < tokens; t++) {
                         let xv = vec4<real>(x[xi + t * x_row + j]);
