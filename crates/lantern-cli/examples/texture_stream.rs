@@ -5,8 +5,10 @@
 //! Why: lavapipe compiles a storage-buffer load whose address differs between SIMD lanes into a
 //! loop over the lanes with a bounds check and a branch per lane and component (about 8
 //! instructions per 4 bytes, seen in its JIT code), while texel fetches are gathered without
-//! branches. Weights in textures could therefore decode faster on CPU adapters; this measures
-//! the ceiling. `cargo run --release -p lantern-cli --example texture_stream`.
+//! branches. Here texels stream 1.7–2× faster; yet a prototype matrix-vector kernel fetching one
+//! texel per 4-byte word ran slower than from a buffer (README, Performance), so weights in
+//! textures would pay only in kernels that use whole texels.
+//! `cargo run --release -p lantern-cli --example texture_stream`.
 
 use std::time::Instant;
 
