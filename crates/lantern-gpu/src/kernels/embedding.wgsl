@@ -18,12 +18,6 @@ struct Params {
 const WG_SIZE: u32 = 64u;
 
 @group(0) @binding(0) var<storage, read> weights: array<u32>;
-
-// The accessor quant_blocks.wgsl reads the weights through.
-fn word(i: u32) -> u32 {
-    return weights[i];
-}
-
 @group(0) @binding(1) var<storage, read> ids: array<u32>;
 @group(0) @binding(2) var<storage, read_write> out: array<vec4<f32>>;
 @group(0) @binding(3) var<uniform> params: Params;

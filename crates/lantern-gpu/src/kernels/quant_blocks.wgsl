@@ -1,7 +1,6 @@
 // Decoding of quantized weight blocks, shared by quant_matvec.wgsl, quant_matmul.wgsl and
-// embedding.wgsl: the launchers prepend this file to the kernel's own source. The kernel binds
-// the weights in the repacked, word-aligned layout of `src/quant/mod.rs` and defines
-// `fn word(i: u32) -> u32`, the weights' word i.
+// embedding.wgsl: the launchers prepend this file to the kernel's own source. The kernel declares
+// the weights as `weights: array<u32>` in the repacked, word-aligned layout of `src/quant/mod.rs`.
 //
 // Why one file with a specialized FORMAT rather than one kernel file per format: the eight decoders
 // share the kernels around them (tiling, reduction, edge handling), which would otherwise be
@@ -66,7 +65,7 @@ fn byte_bits(word: u32, shift: u32, mask: u32) -> vec4<u32> {
 
 // Byte `i` of the 12-byte Q4_K scales starting at word `at`.
 fn scale_byte(at: u32, i: u32) -> u32 {
-    return (word(at + i / 4u) >> (8u * (i % 4u))) & 0xffu;
+    return (weights[at + i / 4u] >> (8u * (i % 4u))) & 0xffu;
 }
 
 // Whether a unit's quants are 4 words, each holding the low bits of 8 values: the 4-bit
@@ -90,16 +89,16 @@ fn unit_at(block: u32, sub: u32) -> Unit {
         case FMT_Q8_0: {
             // qs[32] d
             u.q = block;
-            u.d = vec2<f32>(f16_low(word(block + 8u)));
+            u.d = vec2<f32>(f16_low(weights[block + 8u]));
         }
         case FMT_Q4_0: {
             // qs[16] d; byte k holds value k (low nibble) and value k + 16 (high nibble)
             u.q = block;
-            u.d = vec2<f32>(f16_low(word(block + 4u)));
+            u.d = vec2<f32>(f16_low(weights[block + 4u]));
         }
         case FMT_Q4_1: {
             // d m qs[16]
-            let dm = unpack2x16float(word(block));
+            let dm = unpack2x16float(weights[block]);
             u.q = block + 1u;
             u.d = vec2<f32>(dm.x);
             u.m = dm.y;
@@ -107,14 +106,14 @@ fn unit_at(block: u32, sub: u32) -> Unit {
         case FMT_Q5_0: {
             // qs[16] qh d; bit k of qh is the fifth bit of value k
             u.q = block;
-            u.h = word(block + 4u);
-            u.d = vec2<f32>(f16_low(word(block + 5u)));
+            u.h = weights[block + 4u];
+            u.d = vec2<f32>(f16_low(weights[block + 5u]));
         }
         case FMT_Q4_K: {
             // d dmin scales[12] qs[128]. Sub-block s lives in the 32 bytes of 64-value chunk
             // s / 2, in their low nibbles for even s and high nibbles for odd s. Its 6-bit scale and
             // min are packed as in ggml's get_scale_min_k4.
-            let dmin = unpack2x16float(word(block));
+            let dmin = unpack2x16float(weights[block]);
             let sc = block + 1u;
             var scale: u32;
             var min: u32;
@@ -137,9 +136,9 @@ fn unit_at(block: u32, sub: u32) -> Unit {
             // 8h + 2k + 1 (values 16..31).
             let half = sub / 4u;
             let k = sub % 4u;
-            let d = f16_low(word(block + 52u));
+            let d = f16_low(weights[block + 52u]);
             let s = 8u * half + 2u * k;
-            let scales = bitcast<i32>(word(block + 48u + s / 4u));
+            let scales = bitcast<i32>(weights[block + 48u + s / 4u]);
             let shift = 8u * (s % 4u);
             u.q = block + 16u * half + 8u * (k % 2u);
             u.q_shift = 4u * (k / 2u);
@@ -160,17 +159,17 @@ fn unit_values(u: Unit, j: u32) -> vec4<real> {
     switch FORMAT {
         case FMT_F32: {
             let w = u.q + 4u * j;
-            return vec4<real>(bitcast<vec4<f32>>(vec4<u32>(word(w), word(w + 1u), word(w + 2u), word(w + 3u))));
+            return vec4<real>(bitcast<vec4<f32>>(vec4<u32>(weights[w], weights[w + 1u], weights[w + 2u], weights[w + 3u])));
         }
         case FMT_F16: {
             let w = u.q + 2u * j;
-            return vec4<real>(vec4<f32>(unpack2x16float(word(w)), unpack2x16float(word(w + 1u))));
+            return vec4<real>(vec4<f32>(unpack2x16float(weights[w]), unpack2x16float(weights[w + 1u])));
         }
         case FMT_Q6_K: {
-            return decode_values(u, j, word(u.q + j), word(u.h + j));
+            return decode_values(u, j, weights[u.q + j], weights[u.h + j]);
         }
         default: {
-            return decode_values(u, j, word(u.q + quant_word(j)), 0u);
+            return decode_values(u, j, weights[u.q + quant_word(j)], 0u);
         }
     }
 }

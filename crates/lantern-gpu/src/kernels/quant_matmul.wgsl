@@ -36,12 +36,6 @@ const INVOCATIONS: u32 = WG_X * WG_Y;
 const GROUPS_K: u32 = TILE_K / 4u; // vec4 groups per tile row
 
 @group(0) @binding(0) var<storage, read> weights: array<u32>;
-
-// The accessor quant_blocks.wgsl reads the weights through.
-fn word(i: u32) -> u32 {
-    return weights[i];
-}
-
 @group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<uniform> params: Params;
