@@ -268,6 +268,7 @@ pub async fn run_bench(
         });
     }
     let (prefill_median, decode_median) = (median(&prefill_tps), median(&decode_tps));
+    let dispatches = loaded.model.decode_dispatches()?;
     let bytes = loaded.model.decode_weight_bytes();
     let weight_gbps = bytes as f64 * decode_median / 1e9;
     // The roofline: what this adapter streams at best, measured on a buffer as large as the
@@ -312,6 +313,7 @@ pub async fn run_bench(
         "decode_steps": decode_steps,
         "decode_tokens_per_second": decode_median,
         "decode_tokens_per_second_runs": decode_tps,
+        "decode_dispatches_per_token": dispatches,
         "weight_bytes_per_decoded_token": bytes,
         "weight_bandwidth_gb_per_second": weight_gbps,
         "weight_bytes_total": loaded.model.weight_bytes(),
@@ -348,7 +350,8 @@ pub async fn run_bench(
             list(&decode_tps)
         );
         println!(
-            "weights read per decoded token: {:.1} MB ({weight_gbps:.2} GB/s effective)",
+            "weights read per decoded token: {:.1} MB ({weight_gbps:.2} GB/s effective), \
+             in {dispatches} dispatches",
             bytes as f64 / 1e6,
         );
         println!(

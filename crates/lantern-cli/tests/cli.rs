@@ -425,7 +425,8 @@ fn generate_refuses_a_file_that_is_not_a_model() {
 }
 
 /// The bench's report holds together: the runs asked for, the bytes a decode step reads (every
-/// weight matrix once: between the file's matrix bytes and the 1.1× repacking budget), the
+/// weight matrix once: between the file's matrix bytes and the 1.1× repacking budget) in the
+/// dispatches the fusions leave, the
 /// roofline fraction as the effective weight bandwidth over the probe's, and prefill's
 /// multiply-adds (counted from the model's shapes) over the matmul peak. No speed is asserted.
 #[test]
@@ -476,6 +477,12 @@ fn bench_reports_bytes_per_token_against_the_measured_roofline() {
         (gguf_bytes..=1.1 * gguf_bytes).contains(&bytes),
         "{bytes} vs {gguf_bytes}"
     );
+    // A decode step's dispatches: per layer the stacked QKV product, the attention inputs
+    // (rope and the cache write), attention (7 keys: one chunk, no merge), the output
+    // projection, the residual add fused with the next norm, the stacked gate-up product, the
+    // activation, down, and the second residual add with the next layer's (or the output) norm;
+    // around the layers the embedding, the first norm and the output projection.
+    assert_eq!(number("decode_dispatches_per_token"), (30 * 9 + 3) as f64);
     let probe = number("probe_bandwidth_gb_per_second");
     assert!(probe > 0.0);
     let effective = number("weight_bandwidth_gb_per_second");

@@ -1,4 +1,5 @@
-//! The decoder-transformer kernels (RMSNorm, rope, activations, residual add, KV cache, attention)
+//! The decoder-transformer kernels (RMSNorm, alone and fused with the residual add and a
+//! post-norm; the attention inputs: QK-norm, rope and the KV-cache append; activations; attention)
 //! against their CPU references in `lantern_gpu::reference::transformer`, on awkward shapes: head
 //! sizes 64 and 256, 9 heads over 3 kv heads and 4 over 1, contexts of 1, 5, 513 and 1100 keys
 //! with and without a 512-key window, start positions past 0, 1 and 7 new tokens. The same source
@@ -10,7 +11,8 @@
 
 use lantern_gpu::ops::attention::attention_split;
 use lantern_gpu::ops::{
-    self, Activation, AttentionParams, AttentionSplit, KvCache, RmsNorm, Rope, RopeStyle,
+    self, Activation, AttentionParams, AttentionSplit, HeadTransform, Heads, KvCache, RmsNorm,
+    Rope, RopeStyle,
 };
 use lantern_gpu::reference::transformer::{self as reference, AttentionShape};
 use lantern_gpu::testing::{Rng, compare, test_gpu_with_gpu_workgroups};
@@ -122,6 +124,7 @@ gpu_test!(
                 &mut batch,
                 &residual,
                 &gpu.upload("y", &y, &shape).unwrap(),
+                None,
                 &gpu.upload("w", &w, &[shape[1]]).unwrap(),
                 norm,
             )
@@ -130,16 +133,65 @@ gpu_test!(
             let sum = reference::add(&x, &y);
             let residual = gpu.read(&residual).await.unwrap();
             assert_same(&format!("residual {shape:?}"), &residual, &sum);
-            let want = reference::rms_norm(&sum, &w, norm.eps, 0.0);
-            let rel = reference::rms_norm_relative_bound(shape[1]);
-            let bound: Vec<f32> = want
-                .iter()
-                .map(|r| r.abs() * rel + f32::MIN_POSITIVE)
-                .collect();
-            assert_within(&format!("add_rms_norm {shape:?}"), &h, &want, &bound);
+            check_normalised(&format!("add_rms_norm {shape:?}"), &h, &sum, &w, norm);
         }
     }
 );
+
+// A post-norm fused in (Gemma's sandwich norms): x += rms_norm(y) * (w_y + offset), then the
+// next norm of x. The residual is held to the norm's relative bound on the added values plus
+// the addition's rounding; the output to the norm's bound on the residual the GPU computed.
+gpu_test!(
+    add_rms_norm_with_a_post_norm_of_y_matches_reference,
+    |gpu| {
+        let mut rng = Rng::new(12);
+        for (shape, offset) in [([1usize, 640], 1.0), ([7, 576], 0.0), ([2, 5], 0.0)] {
+            let n = shape[0] * shape[1];
+            let x = rng.vec(n, -2.0, 2.0);
+            let y = rng.vec(n, -20.0, 20.0);
+            let (w_y, w) = (rng.vec(shape[1], 0.0, 2.0), rng.vec(shape[1], 0.0, 2.0));
+            let norm = RmsNorm {
+                eps: 1e-6,
+                weight_offset: offset,
+            };
+            let residual = gpu.upload("x", &x, &shape).unwrap();
+            let mut batch = gpu.batch("add_rms_norm post-norm test");
+            let h = ops::add_rms_norm(
+                &mut batch,
+                &residual,
+                &gpu.upload("y", &y, &shape).unwrap(),
+                Some(&gpu.upload("w_y", &w_y, &[shape[1]]).unwrap()),
+                &gpu.upload("w", &w, &[shape[1]]).unwrap(),
+                norm,
+            )
+            .unwrap();
+            let h = batch.submit_and_read(&h).await.unwrap();
+            let residual = gpu.read(&residual).await.unwrap();
+
+            let y_normed = reference::rms_norm(&y, &w_y, norm.eps, offset);
+            let sum = reference::add(&x, &y_normed);
+            let rel = reference::rms_norm_relative_bound(shape[1]);
+            let bound: Vec<f32> = (0..n)
+                .map(|i| y_normed[i].abs() * rel + sum[i].abs() * f32::EPSILON + f32::MIN_POSITIVE)
+                .collect();
+            let what = format!("post-normed residual {shape:?}");
+            assert_within(&what, &residual, &sum, &bound);
+            let what = format!("add_rms_norm {shape:?} after a post-norm");
+            check_normalised(&what, &h, &residual, &w, norm);
+        }
+    }
+);
+
+/// `h` is `rms_norm(sum) * (w + offset)` within the norm's relative bound.
+fn check_normalised(what: &str, h: &[f32], sum: &[f32], w: &[f32], norm: RmsNorm) {
+    let want = reference::rms_norm(sum, w, norm.eps, norm.weight_offset);
+    let rel = reference::rms_norm_relative_bound(w.len());
+    let bound: Vec<f32> = want
+        .iter()
+        .map(|r| r.abs() * rel + f32::MIN_POSITIVE)
+        .collect();
+    assert_within(what, h, &want, &bound);
+}
 
 // ---------------------------------------------------------------------------------------------
 // Activations and the residual add
@@ -222,27 +274,6 @@ gpu_test!(stacked_gated_activation_equals_the_separate_halves, |gpu| {
     batch.submit().await.unwrap();
 });
 
-gpu_test!(residual_add_is_exact, |gpu| {
-    let mut rng = Rng::new(13);
-    for shape in [[1usize, 1], [7, 643], [300, 257]] {
-        let n = shape[0] * shape[1];
-        let (x, y) = (rng.vec(n, -1e3, 1e3), rng.vec(n, -1.0, 1.0));
-        let tx = gpu.upload("x", &x, &shape).unwrap();
-        let mut batch = gpu.batch("add test");
-        ops::add_in_place(&mut batch, &tx, &gpu.upload("y", &y, &shape).unwrap()).unwrap();
-        let out = batch.submit_and_read(&tx).await.unwrap();
-        assert_same(&format!("add {shape:?}"), &out, &reference::add(&x, &y));
-    }
-    let mut batch = gpu.batch("add mismatch");
-    let err = ops::add_in_place(
-        &mut batch,
-        &gpu.empty("x", &[2, 3]).unwrap(),
-        &gpu.empty("y", &[3, 2]).unwrap(),
-    )
-    .expect_err("shapes differ");
-    assert!(matches!(err, GpuError::Shape(_)), "{err}");
-});
-
 // ---------------------------------------------------------------------------------------------
 // Rope
 
@@ -267,13 +298,48 @@ gpu_test!(rope_matches_f64_reference_up_to_position_8192, |gpu| {
                     let shape = [tokens, heads, head_dim];
                     let x = rng.vec(tokens * heads * head_dim, -2.0, 2.0);
                     let t = gpu.upload("x", &x, &shape).unwrap();
+                    // The queries are x; the one key head is x's last head, so that keys are
+                    // roped (into the cache) at the same positions.
+                    let cache = KvCache::new(&gpu, start + tokens, 1, head_dim).unwrap();
+                    let key = Heads {
+                        tensor: &t,
+                        offset: (heads - 1) * head_dim,
+                        count: 1,
+                    };
+                    let transform = HeadTransform {
+                        rope: Some(rope),
+                        ..HeadTransform::default()
+                    };
                     let mut batch = gpu.batch("rope test");
-                    ops::rope(&mut batch, &t, &rope, start as u32).unwrap();
-                    let out = batch.submit_and_read(&t).await.unwrap();
+                    let q = ops::attention_inputs(
+                        &mut batch,
+                        Some(Heads::all(&t, heads)),
+                        key,
+                        key,
+                        &transform,
+                        &cache,
+                        start,
+                    )
+                    .unwrap()
+                    .unwrap();
+                    let out = batch.submit_and_read(&q).await.unwrap();
+                    let keys = gpu.read(cache.keys()).await.unwrap();
                     let want = reference::rope(&x, heads, head_dim, &rope, start);
                     let bound = reference::rope_error_bound(&x, head_dim, &rope);
                     let what = format!("rope {rope:?} {shape:?} from {start}");
                     worst = worst.max(assert_within(&what, &out, &want, &bound));
+                    let last_heads = |v: &[f32]| -> Vec<f32> {
+                        v.chunks(heads * head_dim)
+                            .flat_map(|row| row[(heads - 1) * head_dim..].to_vec())
+                            .collect()
+                    };
+                    let keys_written = &keys[start * head_dim..];
+                    assert_within(
+                        &format!("{what}: keys"),
+                        keys_written,
+                        &last_heads(&want),
+                        &last_heads(&bound),
+                    );
                     // Dimensions past the rotated ones are untouched.
                     for (i, (o, v)) in out.iter().zip(&x).enumerate() {
                         if i % head_dim >= rotary_dims {
@@ -310,22 +376,58 @@ fn naive_f32_rope_angles_lose_precision_at_long_positions() {
     eprintln!("naive f32 rope: sin/cos off by up to {worst:.1e} at positions < 8192");
 }
 
-gpu_test!(rope_rejects_bad_dimensions, |gpu| {
+gpu_test!(attention_inputs_reject_bad_shapes, |gpu| {
     let x = gpu.empty("x", &[1, 2, 8]).unwrap();
-    let mut batch = gpu.batch("rope errors");
+    let cache = KvCache::new(&gpu, 4, 1, 8).unwrap();
+    let mut batch = gpu.batch("attention_inputs errors");
+    let heads = |offset, count| Heads {
+        tensor: &x,
+        offset,
+        count,
+    };
+    let mut record = |q, k, transform: HeadTransform<'_>, position| {
+        ops::attention_inputs(&mut batch, q, k, k, &transform, &cache, position)
+            .map(|_| ())
+            .expect_err("rejected")
+            .to_string()
+    };
     for dims in [0, 3, 10] {
-        let rope = Rope::new(RopeStyle::Neox, dims, 1e4);
-        let err = ops::rope(&mut batch, &x, &rope, 0).expect_err("bad dims");
-        assert!(matches!(err, GpuError::Shape(_)), "{err}");
+        let rope = Some(Rope::new(RopeStyle::Neox, dims, 1e4));
+        let transform = HeadTransform {
+            rope,
+            ..HeadTransform::default()
+        };
+        let err = record(None, heads(0, 1), transform, 0);
+        assert!(err.contains("rotated dimensions"), "{err}");
     }
-    let err = ops::rope(
-        &mut batch,
-        &x,
-        &Rope::new(RopeStyle::Neox, 8, 1e4),
-        u32::MAX,
-    )
-    .expect_err("overflowing positions");
-    assert!(err.to_string().contains("overflow"), "{err}");
+    let none = HeadTransform::default();
+    let cases = [
+        (record(None, heads(0, 2), none, 0), "cache holds 1"),
+        (record(None, heads(9, 1), none, 0), "do not fit rows"),
+        (
+            record(Some(heads(8, 2)), heads(0, 1), none, 0),
+            "do not fit rows",
+        ),
+        (record(None, heads(0, 1), none, 4), "past the cache"),
+        (
+            record(None, heads(0, 1), none, usize::MAX),
+            "past the cache",
+        ),
+    ];
+    for (err, expected) in cases {
+        assert!(err.contains(expected), "{expected}: {err}");
+    }
+    let wide = gpu.empty("norm", &[16]).unwrap();
+    let err = record(
+        None,
+        heads(0, 1),
+        HeadTransform {
+            qk_norm: Some((&wide, &wide, RmsNorm::new(1e-6))),
+            rope: None,
+        },
+        0,
+    );
+    assert!(err.contains("QK-norm weights"), "{err}");
     assert_eq!(batch.dispatch_count(), 0);
 });
 
@@ -665,9 +767,10 @@ gpu_test!(attention_rejects_inconsistent_shapes, |gpu| {
 // ---------------------------------------------------------------------------------------------
 // Putting them together
 
-// A decode loop as a model runs it: per step, QK-norm, rope at the step's position, the cache
-// write and attention, all in one batch; each step's output checked against the references, and
-// after warm-up no step creates a buffer (the position travels in the parameter block).
+// A decode loop as a model runs it: per step, a stacked QKV row (q, k and v heads side by side)
+// made into attention inputs — QK-norm, rope at the step's position, the cache write — and
+// attention, all in one batch; each step's output checked against the references, and after
+// warm-up no step creates a buffer (the position travels in the parameter block).
 gpu_test!(decode_steps_match_reference_and_allocate_nothing, |gpu| {
     let (heads, kv_heads, head_dim, steps) = (4usize, 1usize, 256usize, 12usize);
     let mut rng = Rng::new(400);
@@ -692,17 +795,35 @@ gpu_test!(decode_steps_match_reference_and_allocate_nothing, |gpu| {
         let v = rng.vec(kv_heads * head_dim, -1.0, 1.0);
         let before = gpu.pool().stats().created;
         let mut batch = gpu.batch("decode step");
-        let tq = gpu.upload("q", &q, &[1, heads, head_dim]).unwrap();
-        let tk = gpu.upload("k", &k, &[1, kv_heads, head_dim]).unwrap();
-        let tv = gpu.upload("v", &v, &[1, kv_heads, head_dim]).unwrap();
-        let qn = ops::rms_norm(&mut batch, &tq, &tq_norm, norm).unwrap();
-        let kn = ops::rms_norm(&mut batch, &tk, &tk_norm, norm).unwrap();
-        ops::rope(&mut batch, &qn, &rope, step as u32).unwrap();
-        ops::rope(&mut batch, &kn, &rope, step as u32).unwrap();
-        cache.write(&mut batch, &kn, &tv, step).unwrap();
+        let qkv: Vec<f32> = [&q, &k, &v].into_iter().flatten().copied().collect();
+        let row = qkv.len();
+        let tqkv = gpu.upload("qkv", &qkv, &[1, row]).unwrap();
+        let part = |offset: usize, count| Heads {
+            tensor: &tqkv,
+            offset,
+            count,
+        };
+        let transform = HeadTransform {
+            qk_norm: Some((&tq_norm, &tk_norm, norm)),
+            rope: Some(rope),
+        };
+        let qn = ops::attention_inputs(
+            &mut batch,
+            Some(part(0, heads)),
+            part(q.len(), kv_heads),
+            part(q.len() + k.len(), kv_heads),
+            &transform,
+            &cache,
+            step,
+        )
+        .unwrap()
+        .unwrap();
         let out = ops::attention(&mut batch, &qn, &cache, step, &params).unwrap();
         let out = batch.submit_and_read(&out).await.unwrap();
-        let (qn, kn) = (gpu.read(&qn).await.unwrap(), gpu.read(&kn).await.unwrap());
+        let qn = gpu.read(&qn).await.unwrap();
+        let kn = gpu.read(cache.keys()).await.unwrap()[step * k.len()..][..k.len()].to_vec();
+        let vn = gpu.read(cache.values()).await.unwrap()[step * v.len()..][..v.len()].to_vec();
+        assert_same(&format!("step {step}: values"), &vn, &v);
         created.push(gpu.pool().stats().created - before);
 
         // QK-norm then rope: rope's bound, plus the norm's relative error carried through the

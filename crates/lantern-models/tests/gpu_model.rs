@@ -556,12 +556,21 @@ fn generation_through_gpu_top_k_matches_full_logits() {
     });
 }
 
-/// A file whose gate and up projections differ in format (here layer 0's up stored as F32: the
-/// exact values of its Q4_1 blocks) runs them as two products instead of one stacked product,
-/// and gives exactly the logits of the original file: each output is the same dot product
-/// either way, and the stacked activation equals the separate one bit for bit.
+/// Tensors stored as F32 (the exact values of their Q4_1 blocks) in the mixed file: layer 0's up
+/// (gate and up as two products), layer 0's k (q, k and v as three) and layer 1's v (q and k
+/// stacked, v apart).
+const UNSTACKED: [&str; 3] = [
+    "blk.0.ffn_up.weight",
+    "blk.0.attn_k.weight",
+    "blk.1.attn_v.weight",
+];
+
+/// A file whose stacked projections differ in format runs them as separate products (or shorter
+/// stacks) instead of one stacked product, and gives exactly the logits of the original file:
+/// each output is the same dot product either way, the stacked activation equals the separate
+/// one bit for bit, and the attention inputs are read wherever the products left them.
 #[test]
-fn gate_and_up_of_different_formats_run_unstacked_with_the_same_logits() {
+fn projections_of_different_formats_run_unstacked_with_the_same_logits() {
     pollster::block_on(async {
         let gpu = test_gpu().await;
         let bytes = model_bytes(SMOLLM2);
@@ -572,7 +581,7 @@ fn gate_and_up_of_different_formats_run_unstacked_with_the_same_logits() {
         }
         for info in file.tensors() {
             let data = file.tensor_data(info).unwrap();
-            if info.name() == "blk.0.ffn_up.weight" {
+            if UNSTACKED.contains(&info.name()) {
                 let n = info.n_elements() as usize;
                 let values = dequantize_to_vec(info.ggml_type(), data, n).unwrap();
                 let f32_bytes = values.iter().flat_map(|v| v.to_le_bytes()).collect();
@@ -585,7 +594,7 @@ fn gate_and_up_of_different_formats_run_unstacked_with_the_same_logits() {
 
         let tokenizer = Tokenizer::from_gguf(file.metadata()).unwrap();
         let prompt = tokenizer
-            .encode("Gate and up, stacked or not:", true, false)
+            .encode("Projections, stacked or not:", true, false)
             .unwrap();
         let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
         let mut logits = Vec::new();
@@ -602,11 +611,11 @@ fn gate_and_up_of_different_formats_run_unstacked_with_the_same_logits() {
             logits.push((bits(&prefill), bits(&decode)));
             sizes.push(model.weight_bytes());
         }
-        // The mixed file's matrix was loaded as F32: 1536×576 values at 4 bytes instead of Q4_1's
-        // 20 bytes per 32.
+        // The mixed file's matrices were loaded as F32: 4 bytes a value instead of Q4_1's 20
+        // bytes per 32 (up is 1536×576, k and v 192×576).
         assert_eq!(
             sizes[1] - sizes[0],
-            1536 * 576 * (4 * 32 - 20) / 32,
+            (1536 + 2 * 192) * 576 * (4 * 32 - 20) / 32,
             "{sizes:?}"
         );
         assert!(logits[0].0 == logits[1].0, "prefill logits differ");

@@ -1,8 +1,11 @@
 // Residual add fused with the RMSNorm that follows it in every pre-norm decoder layer:
 //   x += y;  h = x / sqrt(mean(x²) + eps) * (w + offset)
-// over the rows of [rows, cols] f32 matrices. Unfused this is two passes over x (the add writes it,
-// the norm reads it back) and two dispatches; here each invocation adds, stores and squares the same
-// elements in one pass, and reads only its own writes back for the final scaling.
+// over the rows of [rows, cols] f32 matrices, where y is optionally RMS-normalised first with its
+// own weight (Gemma's post-attention and post-feed-forward "sandwich" norms):
+//   x += y / sqrt(mean(y²) + eps) * (w_y + offset)
+// Unfused this is two or three passes over x and y (the norm of y writes it, the add writes x,
+// the norm reads it back) and as many dispatches; here each invocation adds, stores and squares
+// the same elements in one pass, and reads only its own writes back for the final scaling.
 //
 // One workgroup per row, reduced like rms_norm.wgsl. Specializable: WG_SIZE (a power of two).
 
@@ -11,17 +14,36 @@ struct Params {
     cols: u32,
     eps: f32,
     weight_offset: f32,
+    // 1: normalise y with y_weight before adding it.
+    normalize_y: u32,
 }
 
 const WG_SIZE: u32 = 256u;
 
 @group(0) @binding(0) var<storage, read_write> x: array<f32>;
 @group(0) @binding(1) var<storage, read> y: array<f32>;
-@group(0) @binding(2) var<storage, read> w: array<f32>;
-@group(0) @binding(3) var<storage, read_write> h: array<f32>;
-@group(0) @binding(4) var<uniform> params: Params;
+@group(0) @binding(2) var<storage, read> y_weight: array<f32>;
+@group(0) @binding(3) var<storage, read> w: array<f32>;
+@group(0) @binding(4) var<storage, read_write> h: array<f32>;
+@group(0) @binding(5) var<uniform> params: Params;
 
 var<workgroup> partial: array<f32, WG_SIZE>;
+
+// The sum of every invocation's `value`, returned to all of them. Call in uniform control flow.
+fn workgroup_sum(li: u32, value: f32) -> f32 {
+    partial[li] = value;
+    for (var stride = WG_SIZE / 2u; stride > 0u; stride /= 2u) {
+        workgroupBarrier();
+        if (li < stride) {
+            partial[li] += partial[li + stride];
+        }
+    }
+    workgroupBarrier();
+    let sum = partial[0];
+    // Everyone has read the sum before the next call overwrites it.
+    workgroupBarrier();
+    return sum;
+}
 
 @compute @workgroup_size(WG_SIZE, 1, 1)
 fn main(
@@ -35,21 +57,27 @@ fn main(
     }
     let base = row * params.cols;
 
+    var inv_y = 1.0;
+    if (params.normalize_y != 0u) {
+        var y_sum = 0.0;
+        for (var i = li; i < params.cols; i += WG_SIZE) {
+            let v = y[base + i];
+            y_sum = fma(v, v, y_sum);
+        }
+        inv_y = inverseSqrt(workgroup_sum(li, y_sum) / f32(params.cols) + params.eps);
+    }
+
     var sum = 0.0;
     for (var i = li; i < params.cols; i += WG_SIZE) {
-        let v = x[base + i] + y[base + i];
+        var add = y[base + i];
+        if (params.normalize_y != 0u) {
+            add = add * inv_y * (y_weight[i] + params.weight_offset);
+        }
+        let v = x[base + i] + add;
         x[base + i] = v;
         sum = fma(v, v, sum);
     }
-    partial[li] = sum;
-    for (var stride = WG_SIZE / 2u; stride > 0u; stride /= 2u) {
-        workgroupBarrier();
-        if (li < stride) {
-            partial[li] += partial[li + stride];
-        }
-    }
-    workgroupBarrier();
-    let inv = inverseSqrt(partial[0] / f32(params.cols) + params.eps);
+    let inv = inverseSqrt(workgroup_sum(li, sum) / f32(params.cols) + params.eps);
 
     // The same invocation wrote x[base + i] above, so no barrier is needed to read it back.
     for (var i = li; i < params.cols; i += WG_SIZE) {

@@ -1,5 +1,5 @@
-//! Launchers for the elementwise kernels of a decoder layer: `kernels/activation.wgsl` (the
-//! feed-forward activation, gated or plain) and `kernels/add.wgsl` (the residual add).
+//! Launcher for `kernels/activation.wgsl`: the feed-forward activation of a decoder layer, gated
+//! or plain. (The residual add is fused into [`add_rms_norm`](crate::ops::add_rms_norm).)
 
 use crate::batch::Batch;
 use crate::error::Result;
@@ -10,7 +10,6 @@ use crate::ops::launch::{ELEMENTWISE_WG, elementwise_grid, same_shape};
 use crate::tensor::Tensor;
 
 pub const ACTIVATION: KernelSource = kernel_source!("activation");
-pub const ADD: KernelSource = kernel_source!("add");
 
 /// The feed-forward activations of the decoders Lantern runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -109,22 +108,4 @@ fn launch_activation(
         elementwise_grid(gpu, "activation", n, ELEMENTWISE_WG)?,
     )?;
     Ok(out)
-}
-
-/// Records `x += y` in place (the residual add; see also
-/// [`add_rms_norm`](crate::ops::add_rms_norm), which fuses it with the next norm).
-pub fn add_in_place(batch: &mut Batch<'_>, x: &Tensor, y: &Tensor) -> Result<()> {
-    same_shape("add_in_place", ("x", x), ("y", y))?;
-    let n = x.len();
-    if n == 0 {
-        return Ok(());
-    }
-    let gpu = batch.gpu();
-    batch.dispatch(
-        &ADD,
-        &Specialization::new().u32("WG_SIZE", ELEMENTWISE_WG),
-        &[x.buffer(), y.buffer()],
-        bytemuck::cast_slice(&[dim_u32("add_in_place", "elements", n)?]),
-        elementwise_grid(gpu, "add_in_place", n, ELEMENTWISE_WG)?,
-    )
 }

@@ -1,15 +1,12 @@
-//! One layer's key/value cache and the launcher for `kernels/kv_cache_write.wgsl`.
+//! One layer's key/value cache. A model fills it through [`attention_inputs`], which appends
+//! a step's keys and values as it prepares the queries.
 
 use crate::batch::Batch;
 use crate::device::Gpu;
 use crate::error::{GpuError, Result};
-use crate::kernel::{KernelSource, Specialization};
-use crate::kernel_source;
-use crate::ops::dim_u32;
-use crate::ops::launch::{ELEMENTWISE_WG, elementwise_grid, heads_dims, same_shape};
+use crate::ops::attention_inputs::{HeadTransform, Heads, attention_inputs};
+use crate::ops::launch::{heads_dims, same_shape};
 use crate::tensor::Tensor;
-
-pub const KERNEL: KernelSource = kernel_source!("kv_cache_write");
 
 /// Keys and values of one layer, [max_ctx, kv_heads, head_dim] each, allocated once: a decode
 /// step writes its row in place and allocates nothing. The cache does not track how many rows
@@ -51,8 +48,8 @@ impl KvCache {
         self.keys.shape()[2]
     }
 
-    /// Records writing `k` and `v` ([T, kv_heads, head_dim]) at positions `position .. position + T`,
-    /// both in one dispatch.
+    /// Records writing `k` and `v` ([T, kv_heads, head_dim]) at positions `position .. position + T`
+    /// as they are: [`attention_inputs`] without queries or transform.
     pub fn write(
         &self,
         batch: &mut Batch<'_>,
@@ -61,7 +58,7 @@ impl KvCache {
         position: usize,
     ) -> Result<()> {
         same_shape("kv_cache_write", ("k", k), ("v", v))?;
-        let (tokens, kv_heads, head_dim) = heads_dims("kv_cache_write", "k", k)?;
+        let (_, kv_heads, head_dim) = heads_dims("kv_cache_write", "k", k)?;
         if (kv_heads, head_dim) != (self.kv_heads(), self.head_dim()) {
             return Err(GpuError::Shape(format!(
                 "kv_cache_write: k has {kv_heads} heads of {head_dim} but the cache holds {} of {}",
@@ -69,33 +66,8 @@ impl KvCache {
                 self.head_dim()
             )));
         }
-        if position.saturating_add(tokens) > self.max_ctx() {
-            return Err(GpuError::Shape(format!(
-                "kv_cache_write: positions {position}..{} are past the cache's {} positions",
-                position.saturating_add(tokens),
-                self.max_ctx()
-            )));
-        }
-        let n = k.len();
-        if n == 0 {
-            return Ok(());
-        }
-        let params = [
-            dim_u32("kv_cache_write", "elements", n)?,
-            dim_u32("kv_cache_write", "offset", position * kv_heads * head_dim)?,
-        ];
-        let gpu = batch.gpu();
-        batch.dispatch(
-            &KERNEL,
-            &Specialization::new().u32("WG_SIZE", ELEMENTWISE_WG),
-            &[
-                k.buffer(),
-                v.buffer(),
-                self.keys.buffer(),
-                self.values.buffer(),
-            ],
-            bytemuck::cast_slice(&params),
-            elementwise_grid(gpu, "kv_cache_write", n, ELEMENTWISE_WG)?,
-        )
+        let (k, v) = (Heads::all(k, kv_heads), Heads::all(v, kv_heads));
+        attention_inputs(batch, None, k, v, &HeadTransform::default(), self, position)?;
+        Ok(())
     }
 }

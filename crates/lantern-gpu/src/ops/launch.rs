@@ -5,7 +5,7 @@ use crate::device::Gpu;
 use crate::error::{GpuError, Result};
 use crate::tensor::Tensor;
 
-/// Invocations of the elementwise kernels (activation, add, KV-cache write): WebGPU guarantees 256.
+/// Invocations of the elementwise kernels (activation, add): WebGPU guarantees 256.
 pub(crate) const ELEMENTWISE_WG: u32 = 256;
 
 /// The power of two nearest above `want`, clamped to [`lo`, min(`hi`, device limit)]: sized to

@@ -3,6 +3,7 @@
 //! The CPU reference of each op is in [`crate::reference`].
 
 pub mod attention;
+pub mod attention_inputs;
 pub mod elementwise;
 pub mod embedding;
 pub mod kv_cache;
@@ -17,16 +18,15 @@ pub mod stream_read;
 pub mod top_k;
 
 pub use attention::{AttentionParams, AttentionSplit, attention};
-pub use elementwise::{
-    Activation, activation, add_in_place, gated_activation, gated_activation_stacked,
-};
+pub use attention_inputs::{HeadTransform, Heads, attention_inputs};
+pub use elementwise::{Activation, activation, gated_activation, gated_activation_stacked};
 pub use embedding::{embedding, upload_ids};
 pub use kv_cache::KvCache;
 pub use matmul::{MatmulTiling, matmul, matmul_tiled};
 pub use norm::{RmsNorm, add_rms_norm, rms_norm};
 pub use quant_matmul::{QuantMatmulTiling, quant_matmul};
 pub use quant_matvec::{MatvecShape, quant_matvec};
-pub use rope::{Rope, RopeStyle, rope};
+pub use rope::{Rope, RopeStyle};
 pub use softmax::softmax;
 pub use stream_read::{ReadPattern, stream_read};
 pub use top_k::{decode_top_k, top_k};

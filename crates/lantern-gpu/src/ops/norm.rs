@@ -1,5 +1,5 @@
 //! Launchers for `kernels/rms_norm.wgsl` and `kernels/add_rms_norm.wgsl`: RMSNorm over the last
-//! axis, alone or fused with the residual add before it.
+//! axis, alone or fused with the residual add before it (and the post-norm of what is added).
 
 use crate::batch::Batch;
 use crate::error::{GpuError, Result};
@@ -76,27 +76,43 @@ pub fn rms_norm(
 }
 
 /// Records `residual += y` (in place) and returns `rms_norm(residual) * (weight + offset)`, in
-/// one pass: the pre-norm of the next block fused with the residual add of the last.
+/// one pass: the pre-norm of the next block fused with the residual add of the last. With
+/// `y_weight`, `y` is first normalised by it (`residual += rms_norm(y) * (y_weight + offset)`:
+/// a post-norm such as Gemma's, fused too).
 pub fn add_rms_norm(
     batch: &mut Batch<'_>,
     residual: &Tensor,
     y: &Tensor,
+    y_weight: Option<&Tensor>,
     weight: &Tensor,
     norm: RmsNorm,
 ) -> Result<Tensor> {
     same_shape("add_rms_norm", ("residual", residual), ("y", y))?;
     let (rows, cols) = rows_cols("add_rms_norm", residual, weight)?;
+    if let Some(y_weight) = y_weight {
+        same_shape("add_rms_norm", ("weight", weight), ("y's weight", y_weight))?;
+    }
     let gpu = batch.gpu();
     let h = gpu.empty("add_rms_norm output", residual.shape())?;
     if rows == 0 || cols == 0 {
         return Ok(h);
     }
     let wg = pow2_workgroup(gpu, cols as usize, 32, gpu.reduction_workgroup_limit(256));
+    let [rows, cols, eps, offset] = norm.params(rows, cols);
+    let params = [rows, cols, eps, offset, u32::from(y_weight.is_some())];
+    // Without y's norm its weight binding is never read: the other weight stands in.
+    let y_weight = y_weight.unwrap_or(weight);
     batch.dispatch(
         &ADD_RMS_NORM,
         &Specialization::new().u32("WG_SIZE", wg),
-        &[residual.buffer(), y.buffer(), weight.buffer(), h.buffer()],
-        bytemuck::cast_slice(&norm.params(rows, cols)),
+        &[
+            residual.buffer(),
+            y.buffer(),
+            y_weight.buffer(),
+            weight.buffer(),
+            h.buffer(),
+        ],
+        bytemuck::cast_slice(&params),
         gpu.grid("add_rms_norm", u64::from(rows))?,
     )?;
     Ok(h)

@@ -1,16 +1,8 @@
-//! Launcher for `kernels/rope.wgsl`: rotary position embedding in place on q or k.
+//! Rotary position embedding's parameters, and the frequency table its kernel reads: rope runs
+//! inside `kernels/attention_inputs.wgsl` (see [`crate::ops::attention_inputs`]), on the way from
+//! the projections to attention.
 
-use crate::batch::Batch;
 use crate::error::{GpuError, Result};
-use crate::kernel::{KernelSource, Specialization};
-use crate::kernel_source;
-use crate::ops::dim_u32;
-use crate::ops::launch::{elementwise_grid, heads_dims};
-use crate::tensor::Tensor;
-
-pub const KERNEL: KernelSource = kernel_source!("rope");
-
-const WG_SIZE: u32 = 64;
 
 /// How rope pairs the dimensions it rotates.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -47,7 +39,7 @@ impl Rope {
     /// The kernel's frequency table: for each pair, the turns per position (radians / 2pi)
     /// modulo 1 as a 64-bit binary fraction, split into (low, high) words. Computed in f64, so
     /// the angle at any position is as exact as the f64 frequency it comes from.
-    fn turn_table(&self) -> Vec<u32> {
+    pub(crate) fn turn_table(&self) -> Vec<u32> {
         let half = self.rotary_dims / 2;
         let mut words = Vec::with_capacity(half.next_multiple_of(2) * 2);
         for i in 0..half {
@@ -63,7 +55,7 @@ impl Rope {
         words
     }
 
-    fn check(&self, head_dim: usize) -> Result<()> {
+    pub(crate) fn check(&self, head_dim: usize) -> Result<()> {
         if self.rotary_dims == 0
             || !self.rotary_dims.is_multiple_of(2)
             || self.rotary_dims > head_dim
@@ -82,48 +74,4 @@ impl Rope {
         }
         Ok(())
     }
-}
-
-/// Records rope in place on `x` ([T, heads, head_dim], q or k); token `t` is at position
-/// `start_position + t`. The position travels in the parameter block, so a decode step needs no
-/// new buffer.
-pub fn rope(batch: &mut Batch<'_>, x: &Tensor, rope: &Rope, start_position: u32) -> Result<()> {
-    let (tokens, heads, head_dim) = heads_dims("rope", "x", x)?;
-    rope.check(head_dim)?;
-    if start_position
-        .checked_add(dim_u32("rope", "tokens", tokens)?)
-        .is_none()
-    {
-        return Err(GpuError::Shape(format!(
-            "rope: positions {start_position} + {tokens} overflow u32"
-        )));
-    }
-    let half = rope.rotary_dims / 2;
-    let pairs = tokens * heads * half;
-    if pairs == 0 {
-        return Ok(());
-    }
-    let header = [
-        dim_u32("rope", "pairs", pairs)?,
-        dim_u32("rope", "heads", heads)?,
-        dim_u32("rope", "head_dim", head_dim)?,
-        half as u32,
-        start_position,
-        u32::from(rope.style == RopeStyle::Neox),
-        0,
-        0,
-    ];
-    let table = rope.turn_table();
-    let params: Vec<u32> = header.into_iter().chain(table.iter().copied()).collect();
-    let spec = Specialization::new()
-        .u32("FREQ_VECS", (table.len() / 4) as u32)
-        .u32("WG_SIZE", WG_SIZE);
-    let gpu = batch.gpu();
-    batch.dispatch(
-        &KERNEL,
-        &spec,
-        &[x.buffer()],
-        bytemuck::cast_slice(&params),
-        elementwise_grid(gpu, "rope", pairs, WG_SIZE)?,
-    )
 }

@@ -11,7 +11,9 @@ use lantern_core::config::{
     Activation as ConfigActivation, AttentionLayout, ModelConfig, RopeScaling,
     RopeStyle as ConfigRopeStyle,
 };
-use lantern_gpu::ops::{self, Activation, AttentionParams, KvCache, RmsNorm, Rope, RopeStyle};
+use lantern_gpu::ops::{
+    self, Activation, AttentionParams, HeadTransform, Heads, KvCache, RmsNorm, Rope, RopeStyle,
+};
 use lantern_gpu::quant::QuantMatrix;
 use lantern_gpu::{Batch, Precision, Tensor};
 
@@ -117,6 +119,24 @@ fn linear(batch: &mut Batch<'_>, plan: &Plan, x: &Tensor, w: &QuantMatrix) -> Re
     })
 }
 
+/// The `count` heads that start `first` values into the concatenated rows of `products` (the
+/// outputs of a layer's stacked q, k and v matrices, in row order).
+fn heads_at(products: &[Tensor], first: usize, count: usize) -> Heads<'_> {
+    let mut offset = first;
+    for tensor in products {
+        let width = tensor.shape()[1];
+        if offset < width {
+            return Heads {
+                tensor,
+                offset,
+                count,
+            };
+        }
+        offset -= width;
+    }
+    unreachable!("the products hold q, k and v")
+}
+
 /// Records the forward pass of `tokens` at positions `start ..` (writing their keys and values
 /// into `caches`) into `batch`, and returns the (not yet computed) `[1, vocab]` logits after the
 /// last token.
@@ -138,34 +158,34 @@ pub(super) fn record(
     let x = ops::embedding(b, &weights.embedding, &ids, plan.embedding_scale)?;
     b.hold(ids);
     let mut h = ops::rms_norm(b, &x, &weights.layers[0].attn_norm, plan.norm)?;
-    let position = u32::try_from(start).map_err(|_| ModelError::ContextOverflow {
-        position: start,
-        tokens: t,
-        max_context: caches[0].max_ctx(),
-    })?;
 
     for (l, (layer, lp)) in weights.layers.iter().zip(&plan.layers).enumerate() {
-        // Attention block: h is the normalised residual.
-        let mut q = linear(b, plan, &h, &layer.q)?.reshape(&[t, nh, hd])?;
-        let mut k = linear(b, plan, &h, &layer.k)?.reshape(&[t, nkv, hd])?;
-        let v = linear(b, plan, &h, &layer.v)?.reshape(&[t, nkv, hd])?;
-        if let (Some(qn), Some(kn)) = (&layer.q_norm, &layer.k_norm) {
-            q = ops::rms_norm(b, &q, qn, plan.norm)?;
-            k = ops::rms_norm(b, &k, kn, plan.norm)?;
-        }
-        if let Some(rope) = &lp.rope {
-            ops::rope(b, &q, rope, position)?;
-            ops::rope(b, &k, rope, position)?;
-        }
-        caches[l].write(b, &k, &v, start)?;
+        // Attention block: h is the normalised residual. The q, k and v products (stacked
+        // where alike) leave their heads side by side in rows; one dispatch norms and ropes q
+        // and k where they lie, and appends k and v to the cache.
+        let products = layer
+            .qkv
+            .iter()
+            .map(|m| linear(b, plan, &h, m))
+            .collect::<Result<Vec<_>>>()?;
+        let [q, k, v] = [(0, nh), (nh, nkv), (nh + nkv, nkv)]
+            .map(|(first, count)| heads_at(&products, first * hd, count));
+        let transform = HeadTransform {
+            qk_norm: match (&layer.q_norm, &layer.k_norm) {
+                (Some(qn), Some(kn)) => Some((qn, kn, plan.norm)),
+                _ => None,
+            },
+            rope: lp.rope,
+        };
+        let q = ops::attention_inputs(b, Some(q), k, v, &transform, &caches[l], start)?
+            .expect("queries were given");
         let attn =
             ops::attention(b, &q, &caches[l], start, &lp.attention)?.reshape(&[t, nh * hd])?;
-        let mut attn_out = linear(b, plan, &attn, &layer.o)?;
-        if let Some(post) = &layer.post_attn_norm {
-            attn_out = ops::rms_norm(b, &attn_out, post, plan.norm)?;
-        }
-        // x += attn_out, and the feed-forward block's pre-norm, in one pass.
-        h = ops::add_rms_norm(b, &x, &attn_out, &layer.ffn_norm, plan.norm)?;
+        let attn_out = linear(b, plan, &attn, &layer.o)?;
+        // x += attn_out (post-normed where the model has it), and the feed-forward block's
+        // pre-norm, in one pass.
+        let post = layer.post_attn_norm.as_ref();
+        h = ops::add_rms_norm(b, &x, &attn_out, post, &layer.ffn_norm, plan.norm)?;
 
         let inner = match &layer.ffn {
             FeedForward::Stacked(gate_up) => {
@@ -182,22 +202,26 @@ pub(super) fn record(
                 ops::activation(b, &up, plan.activation)?
             }
         };
-        let mut ffn_out = linear(b, plan, &inner, &layer.down)?;
-        if let Some(post) = &layer.post_ffn_norm {
-            ffn_out = ops::rms_norm(b, &ffn_out, post, plan.norm)?;
-        }
-        match weights.layers.get(l + 1) {
-            // x += ffn_out, fused with the next layer's attention pre-norm.
-            Some(next) => h = ops::add_rms_norm(b, &x, &ffn_out, &next.attn_norm, plan.norm)?,
-            None => ops::add_in_place(b, &x, &ffn_out)?,
-        }
+        let ffn_out = linear(b, plan, &inner, &layer.down)?;
+        // x += ffn_out (post-normed where the model has it), fused with the next norm: the next
+        // layer's attention pre-norm, or after the last layer the output norm.
+        let next_norm = match weights.layers.get(l + 1) {
+            Some(next) => &next.attn_norm,
+            None => &weights.output_norm,
+        };
+        let post = layer.post_ffn_norm.as_ref();
+        h = ops::add_rms_norm(b, &x, &ffn_out, post, next_norm, plan.norm)?;
     }
 
-    // Only the last token's logits are needed: normalise and project just its row.
-    let hidden = weights.embedding.cols();
-    let last = gpu.empty("last hidden state", &[1, hidden])?;
-    b.copy(&x, (t - 1) * hidden, &last, 0, hidden)?;
-    let last = ops::rms_norm(b, &last, &weights.output_norm, plan.norm)?;
+    // Only the last token's logits are needed: project just its (normalised) row.
+    let last = if t == 1 {
+        h
+    } else {
+        let hidden = weights.embedding.cols();
+        let last = gpu.empty("last hidden state", &[1, hidden])?;
+        b.copy(&h, (t - 1) * hidden, &last, 0, hidden)?;
+        last
+    };
     let output = weights.output.as_ref().unwrap_or(&weights.embedding);
     Ok(ops::quant_matvec(b, output, &last, plan.precision)?)
 }

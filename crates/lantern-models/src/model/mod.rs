@@ -213,6 +213,14 @@ impl<G: Deref<Target = Gpu>> GpuModel<G> {
         per_token * tokens as u64 + attention + (output.rows() * output.cols()) as u64
     }
 
+    /// Kernel dispatches a decode step at the current position records (recorded, not run):
+    /// on a GPU each costs a few microseconds of launch and barrier whatever its size, which is
+    /// what bounds a small model's decode there, so the count is worth watching.
+    pub fn decode_dispatches(&self) -> Result<usize> {
+        let (batch, _logits) = self.record(&[0])?;
+        Ok(batch.dispatch_count())
+    }
+
     /// GPU bytes of all weights.
     pub fn weight_bytes(&self) -> u64 {
         self.weights.total_bytes()

@@ -7,8 +7,8 @@
 //! come (matrices through their [`MatrixWriter`]s, vectors gathered until complete). A whole
 //! file in memory is just one source of chunks; a browser download is another.
 
-use std::collections::HashMap;
 use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 
 use lantern_core::GgmlType;
@@ -69,9 +69,10 @@ impl ChunkSource for SliceChunks<'_> {
 
 pub(super) struct Layer {
     pub attn_norm: Tensor,
-    pub q: QuantMatrix,
-    pub k: QuantMatrix,
-    pub v: QuantMatrix,
+    /// The q, k and v projections as 1 to 3 matrices whose rows, in order, are q's, k's and v's:
+    /// one stacked matrix when the file stores all three in one format (SmolLM2), else runs of
+    /// alike neighbours (Gemma 3's Q8_0 v beside Q5_0 q and k: two). See [`stack_runs`].
+    pub qkv: Vec<QuantMatrix>,
     pub o: QuantMatrix,
     pub q_norm: Option<Tensor>,
     pub k_norm: Option<Tensor>,
@@ -84,9 +85,8 @@ pub(super) struct Layer {
 
 /// The feed-forward block's input projections.
 pub(super) enum FeedForward {
-    /// Gate and up stacked into one `[2·ffn, hidden]` matrix (gate rows first), so one product
-    /// computes both: one dispatch and one pass over the input instead of two. Used whenever the
-    /// file stores both in the same format.
+    /// Gate and up stacked into one `[2·ffn, hidden]` matrix (gate rows first), used whenever
+    /// the file stores both in the same format.
     Stacked(QuantMatrix),
     /// Gate and up of different formats, as two products.
     Gated { gate: QuantMatrix, up: QuantMatrix },
@@ -121,11 +121,9 @@ impl Weights {
 
     /// Every layer's weight matrices: what each token is multiplied by.
     pub fn layer_matrices(&self) -> impl Iterator<Item = &QuantMatrix> {
-        self.layers.iter().flat_map(|l| {
-            [&l.q, &l.k, &l.v, &l.o, &l.down]
-                .into_iter()
-                .chain(l.ffn.matrices())
-        })
+        self.layers
+            .iter()
+            .flat_map(|l| l.qkv.iter().chain([&l.o, &l.down]).chain(l.ffn.matrices()))
     }
 
     /// The output projection: its own matrix, or the embedding when the two are tied.
@@ -172,7 +170,8 @@ enum Expect {
 
 /// A filled tensor.
 enum Loaded {
-    Matrix(QuantMatrix),
+    /// A matrix, and how many of the file's tensors it stacks (their rows in order).
+    Matrix(QuantMatrix, usize),
     Vector(Tensor),
 }
 
@@ -255,31 +254,48 @@ pub(super) async fn load(
     source: &mut impl ChunkSource,
 ) -> Result<Weights> {
     // Header first: check and allocate everything before any data arrives. Matrices are kept
-    // apart from the vectors so that their writers can borrow them while vectors fill up.
+    // apart from the vectors so that their writers can borrow them while vectors fill up; each
+    // is kept under its first tensor's name with the number of tensors it stacks.
     let mut targets: HashMap<usize, Target> = HashMap::new();
-    let mut matrices: Vec<(String, QuantMatrix)> = Vec::new();
+    let mut matrices: Vec<(String, QuantMatrix, usize)> = Vec::new();
     let mut vectors: Vec<(String, usize, Vec<u8>)> = Vec::new();
+    let find = |name: &str| header.tensors().iter().position(|t| t.name() == name);
+    let expected: HashMap<String, Expect> = plan(c).into_iter().collect();
+    let mut stacked = HashSet::new();
+    for run in stack_groups(c)
+        .iter()
+        .flat_map(|g| stack_runs(header, &find, g))
+    {
+        let mut rows = 0;
+        let mut cols = 0;
+        for name in &run {
+            let (index, info) = find(name)
+                .map(|i| (i, &header.tensors()[i]))
+                .expect("in a run");
+            let Some(&Expect::Matrix { rows: r, cols: c }) = expected.get(name) else {
+                unreachable!("stack groups are planned matrices");
+            };
+            check_shape(name, info.shape(), &[c as u64, r as u64])?;
+            let part = Target::Matrix {
+                index: matrices.len(),
+                rows: rows..rows + r,
+            };
+            targets.insert(index, part);
+            (rows, cols) = (rows + r, c);
+        }
+        let ty = header.tensors()[find(&run[0]).expect("in a run")].ggml_type();
+        let format = weight_format(ty).ok_or_else(|| ModelError::UnsupportedTensorType {
+            name: run[0].clone(),
+            ty,
+        })?;
+        let matrix = QuantMatrix::new(gpu, &stacked_label(&run), format, rows, cols)?;
+        matrices.push((run[0].clone(), matrix, run.len()));
+        stacked.extend(run);
+    }
     let required = plan(c).into_iter().map(|p| (p, true));
     let optional = optional_plan(c).into_iter().map(|p| (p, false));
-    let find = |name: &str| header.tensors().iter().position(|t| t.name() == name);
     for ((name, expect), required) in required.chain(optional) {
-        if targets.contains_key(&find(&name).unwrap_or(usize::MAX)) {
-            continue; // stacked with its partner already
-        }
-        if let Some((stacked_name, parts)) = stacked_pair(&name)
-            .and_then(|(gate, up)| stack(gpu, header, &find, &gate, &up, expect).transpose())
-            .transpose()?
-        {
-            for (index, rows) in parts {
-                targets.insert(
-                    index,
-                    Target::Matrix {
-                        index: matrices.len(),
-                        rows,
-                    },
-                );
-            }
-            matrices.push(stacked_name);
+        if stacked.contains(&name) {
             continue;
         }
         let Some(index) = find(&name) else {
@@ -305,7 +321,7 @@ pub(super) async fn load(
                         rows: 0..rows,
                     },
                 );
-                matrices.push((name, matrix));
+                matrices.push((name, matrix, 1));
             }
             Expect::Vector { len } => {
                 check_shape(&name, info.shape(), &[len as u64])?;
@@ -351,8 +367,8 @@ pub(super) async fn load(
     }
 
     let mut loaded = HashMap::with_capacity(targets.len());
-    for (name, matrix) in matrices {
-        loaded.insert(name, Loaded::Matrix(matrix));
+    for (name, matrix, stacks) in matrices {
+        loaded.insert(name, Loaded::Matrix(matrix, stacks));
     }
     for (name, len, bytes) in vectors {
         let values: Vec<f32> = bytes
@@ -365,48 +381,52 @@ pub(super) async fn load(
     assemble(c, loaded)
 }
 
-/// The (gate, up) projection names of the layer `name` is one of, when it is one of them: the
-/// pair is stacked into one matrix (gate rows first) when the file stores both alike.
-fn stacked_pair(name: &str) -> Option<(String, String)> {
-    let layer = name
-        .strip_suffix(".ffn_gate.weight")
-        .or_else(|| name.strip_suffix(".ffn_up.weight"))?;
-    Some((
-        format!("{layer}.ffn_gate.weight"),
-        format!("{layer}.ffn_up.weight"),
-    ))
+/// Projections of one input, in output order, that are stacked into one matrix when the file
+/// stores neighbours in one format: a single product (one dispatch, one pass over the input)
+/// then computes them all, each output the same dot product as apart.
+fn stack_groups(c: &ModelConfig) -> Vec<Vec<String>> {
+    (0..c.n_layers)
+        .flat_map(|i| {
+            let t = |name: &str| format!("blk.{i}.{name}.weight");
+            let mut groups = vec![vec![t("attn_q"), t("attn_k"), t("attn_v")]];
+            if c.gated_ffn {
+                groups.push(vec![t("ffn_gate"), t("ffn_up")]);
+            }
+            groups
+        })
+        .collect()
 }
 
-/// Allocates the stacked matrix of `first` and `second` (each `expect`-shaped) when the file
-/// has both in one format: its name and matrix, and each tensor's index with the rows it fills.
-/// `None` when they cannot be stacked (a missing tensor is reported by the unstacked path).
-#[allow(clippy::type_complexity)]
-fn stack(
-    gpu: &Gpu,
+/// The runs of at least two neighbours of `group` that the file has, each run in one format.
+/// A missing tensor ends a run (the unstacked path reports it).
+fn stack_runs(
     header: &GgufHeader,
     find: &impl Fn(&str) -> Option<usize>,
-    first: &str,
-    second: &str,
-    expect: Expect,
-) -> Result<Option<((String, QuantMatrix), [(usize, std::ops::Range<usize>); 2])>> {
-    let (Some(a), Some(b), Expect::Matrix { rows, cols }) = (find(first), find(second), expect)
-    else {
-        return Ok(None);
-    };
-    let (ta, tb) = (&header.tensors()[a], &header.tensors()[b]);
-    if ta.ggml_type() != tb.ggml_type() {
-        return Ok(None);
+    group: &[String],
+) -> Vec<Vec<String>> {
+    let mut runs: Vec<(Option<GgmlType>, Vec<String>)> = Vec::new();
+    for name in group {
+        let ty = find(name).map(|i| header.tensors()[i].ggml_type());
+        match runs.last_mut() {
+            Some((last, run)) if ty.is_some() && *last == ty => run.push(name.clone()),
+            _ => runs.push((ty, vec![name.clone()])),
+        }
     }
-    check_shape(first, ta.shape(), &[cols as u64, rows as u64])?;
-    check_shape(second, tb.shape(), &[cols as u64, rows as u64])?;
-    let format =
-        weight_format(ta.ggml_type()).ok_or_else(|| ModelError::UnsupportedTensorType {
-            name: first.to_owned(),
-            ty: ta.ggml_type(),
-        })?;
-    let name = first.replace(".ffn_gate.", ".ffn_gate_up.");
-    let matrix = QuantMatrix::new(gpu, &name, format, 2 * rows, cols)?;
-    Ok(Some(((name, matrix), [(a, 0..rows), (b, rows..2 * rows)])))
+    runs.into_iter()
+        .filter(|(_, run)| run.len() > 1)
+        .map(|(_, run)| run)
+        .collect()
+}
+
+/// A stacked matrix's name for errors and memory reports: `blk.0.attn_q+attn_k+attn_v.weight`.
+fn stacked_label(run: &[String]) -> String {
+    let short = |name: &str| {
+        let rest = name.splitn(3, '.').nth(2).unwrap_or(name);
+        rest.strip_suffix(".weight").unwrap_or(rest).to_owned()
+    };
+    let layer = run[0].strip_suffix(&format!("{}.weight", short(&run[0])));
+    let shorts: Vec<String> = run.iter().map(|n| short(n)).collect();
+    format!("{}{}.weight", layer.unwrap_or(""), shorts.join("+"))
 }
 
 fn check_shape(name: &str, got: &[u64], expected: &[u64]) -> Result<()> {
@@ -424,11 +444,28 @@ fn check_shape(name: &str, got: &[u64], expected: &[u64]) -> Result<()> {
 struct Take(HashMap<String, Loaded>);
 
 impl Take {
+    /// The matrix loaded as `name` alone; an error when it is missing or stacked with others.
     fn matrix(&mut self, name: &str) -> Result<QuantMatrix> {
         match self.0.remove(name) {
-            Some(Loaded::Matrix(m)) => Ok(m),
+            Some(Loaded::Matrix(m, 1)) => Ok(m),
             _ => Err(ModelError::MissingTensor(name.to_owned())),
         }
+    }
+
+    /// The matrices holding `names`' rows in order: one per stacked run or lone tensor.
+    fn stacked(&mut self, names: &[String]) -> Result<Vec<QuantMatrix>> {
+        let mut matrices = Vec::new();
+        let mut next = 0;
+        while let Some(name) = names.get(next) {
+            match self.0.remove(name) {
+                Some(Loaded::Matrix(m, stacks)) => {
+                    matrices.push(m);
+                    next += stacks;
+                }
+                _ => return Err(ModelError::MissingTensor(name.clone())),
+            }
+        }
+        Ok(matrices)
     }
 
     fn optional_vector(&mut self, name: &str) -> Option<Tensor> {
@@ -452,9 +489,7 @@ fn assemble(c: &ModelConfig, loaded: HashMap<String, Loaded>) -> Result<Weights>
             let t = |name: &str| format!("blk.{i}.{name}.weight");
             Ok(Layer {
                 attn_norm: take.vector(&t("attn_norm"))?,
-                q: take.matrix(&t("attn_q"))?,
-                k: take.matrix(&t("attn_k"))?,
-                v: take.matrix(&t("attn_v"))?,
+                qkv: take.stacked(&[t("attn_q"), t("attn_k"), t("attn_v")])?,
                 o: take.matrix(&t("attn_output"))?,
                 q_norm: take.optional_vector(&t("attn_q_norm")),
                 k_norm: take.optional_vector(&t("attn_k_norm")),
@@ -462,12 +497,12 @@ fn assemble(c: &ModelConfig, loaded: HashMap<String, Loaded>) -> Result<Weights>
                 ffn_norm: take.vector(&t("ffn_norm"))?,
                 ffn: if !c.gated_ffn {
                     FeedForward::Plain(take.matrix(&t("ffn_up"))?)
-                } else if let Ok(stacked) = take.matrix(&t("ffn_gate_up")) {
-                    FeedForward::Stacked(stacked)
                 } else {
-                    FeedForward::Gated {
-                        gate: take.matrix(&t("ffn_gate"))?,
-                        up: take.matrix(&t("ffn_up"))?,
+                    let mut gate_up = take.stacked(&[t("ffn_gate"), t("ffn_up")])?;
+                    match (gate_up.pop(), gate_up.pop()) {
+                        (Some(up), Some(gate)) => FeedForward::Gated { gate, up },
+                        (Some(stacked), None) => FeedForward::Stacked(stacked),
+                        _ => unreachable!("two names give one or two matrices"),
                     }
                 },
                 down: take.matrix(&t("ffn_down"))?,
