@@ -83,6 +83,9 @@ for (const file of files) {
     peak_bytes: median(l.map((s) => s.peak_bytes)),
     roofline: median(l.map((s) => s.decode_fraction_of_roofline)),
     prefill_roofline: median(l.map((s) => s.prefill_fraction_of_matmul_peak)),
+    dispatches: l[0].decode_dispatches_per_token,
+    dispatch_us: median(l.map((s) => s.dispatch_microseconds)),
+    dispatch_share: median(l.map((s) => s.decode_dispatch_share)),
   };
   const llamaRow = {
     model,
@@ -120,14 +123,15 @@ if (!argv.includes('--no-browser')) {
 const fmt = (x, d = 2) => (x === undefined || Number.isNaN(x) ? '—' : x.toFixed(d));
 const mib = (b) => `${Math.round(b / 2 ** 20)} MiB`;
 const percent = (x) => (x === undefined ? '—' : `${Math.round(x * 100)}%`);
+const dispatches = (r) => (r.dispatches === undefined ? '' : `${r.dispatches} × ${fmt(r.dispatch_us, 0)} µs (${percent(r.dispatch_share)})`);
 const memory = (r) => (r.peak_bytes ? `${mib(r.peak_bytes)}${r.before_load_bytes ? ` (${mib(r.before_load_bytes)} before load)` : ''}` : '—');
 const table = [
-  `| model | engine | load | prefill tok/s (${promptTokens}) | decode tok/s (${decodeTokens}) | peak memory | prefill / matmul peak | decode / bandwidth roofline | Lantern / this, decode |`,
-  '|---|---|---:|---:|---:|---:|---:|---:|---:|',
+  `| model | engine | load | prefill tok/s (${promptTokens}) | decode tok/s (${decodeTokens}) | peak memory | prefill / matmul peak | decode / bandwidth roofline | dispatches per token × cost (share of decode) | Lantern / this, decode |`,
+  '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|',
   ...rows.map((r) =>
     r.not_run
-      ? `| ${r.model} | ${r.engine} | not run: ${r.not_run} | | | | | | |`
-      : `| ${r.model} | ${r.engine} | ${r.load_ms === undefined ? '—' : `${fmt(r.load_ms / 1e3)} s`} | ${fmt(r.prefill)} | ${fmt(r.decode)} | ${memory(r)} | ${percent(r.prefill_roofline)} | ${percent(r.roofline)} | ${r.lantern_over_this === undefined ? '' : `${fmt(r.lantern_over_this)}×`} |`,
+      ? `| ${r.model} | ${r.engine} | not run: ${r.not_run} | | | | | | | |`
+      : `| ${r.model} | ${r.engine} | ${r.load_ms === undefined ? '—' : `${fmt(r.load_ms / 1e3)} s`} | ${fmt(r.prefill)} | ${fmt(r.decode)} | ${memory(r)} | ${percent(r.prefill_roofline)} | ${percent(r.roofline)} | ${dispatches(r)} | ${r.lantern_over_this === undefined ? '' : `${fmt(r.lantern_over_this)}×`} |`,
   ),
 ].join('\n');
 mkdirSync(out, { recursive: true });

@@ -283,6 +283,14 @@ pub async fn run_bench(
         }
     }
     let probe = probe.expect("three runs");
+    let dispatch_ms =
+        lantern_gpu::bandwidth::dispatch_cost(&gpu, dispatches, || clock.now_ms()).await?;
+    // The share of a decode step that its dispatches' fixed cost alone accounts for.
+    let dispatch_share = if decode_median > 0.0 {
+        dispatches as f64 * dispatch_ms * decode_median / 1e3
+    } else {
+        0.0
+    };
     let roofline_gbps = probe.gigabytes_per_second();
     let fraction = if roofline_gbps > 0.0 {
         weight_gbps / roofline_gbps
@@ -314,6 +322,8 @@ pub async fn run_bench(
         "decode_tokens_per_second": decode_median,
         "decode_tokens_per_second_runs": decode_tps,
         "decode_dispatches_per_token": dispatches,
+        "dispatch_microseconds": dispatch_ms * 1e3,
+        "decode_dispatch_share": dispatch_share,
         "weight_bytes_per_decoded_token": bytes,
         "weight_bandwidth_gb_per_second": weight_gbps,
         "weight_bytes_total": loaded.model.weight_bytes(),
@@ -350,13 +360,17 @@ pub async fn run_bench(
             list(&decode_tps)
         );
         println!(
-            "weights read per decoded token: {:.1} MB ({weight_gbps:.2} GB/s effective), \
-             in {dispatches} dispatches",
+            "weights read per decoded token: {:.1} MB ({weight_gbps:.2} GB/s effective)",
             bytes as f64 / 1e6,
         );
         println!(
             "roofline: the probe streams {roofline_gbps:.2} GB/s on this adapter; decode reaches {:.1}% of it",
             fraction * 100.0
+        );
+        println!(
+            "dispatches: {dispatches} per decoded token at {:.1} µs each on this adapter, {:.0}% of a decode step",
+            dispatch_ms * 1e3,
+            dispatch_share * 100.0
         );
         println!(
             "matmul peak: {:.2} GFLOP/s ({:?}, {n}×{n}·{n}×{n}); prefill computes {prefill_gflops:.2} GFLOP/s, {:.1}% of it",

@@ -483,6 +483,15 @@ fn bench_reports_bytes_per_token_against_the_measured_roofline() {
     // activation, down, and the second residual add with the next layer's (or the output) norm;
     // around the layers the embedding, the first norm and the output projection.
     assert_eq!(number("decode_dispatches_per_token"), (30 * 9 + 3) as f64);
+    // Their fixed cost, measured, as a share of a decode step.
+    let dispatch_us = number("dispatch_microseconds");
+    assert!(
+        dispatch_us.is_finite() && dispatch_us >= 0.0,
+        "{dispatch_us}"
+    );
+    let share = number("decode_dispatch_share");
+    let expected = 273.0 * dispatch_us / 1e6 * number("decode_tokens_per_second");
+    assert!((share - expected).abs() <= 1e-9, "{share} vs {expected}");
     let probe = number("probe_bandwidth_gb_per_second");
     assert!(probe > 0.0);
     let effective = number("weight_bandwidth_gb_per_second");

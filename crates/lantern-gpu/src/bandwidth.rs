@@ -1,5 +1,7 @@
-//! The adapter's streaming bandwidth, measured: the roofline that decode speed is compared with
-//! (a decode step reads every weight once, so bytes per token × tokens/s can at best reach it).
+//! The adapter's streaming bandwidth and its cost per dispatch, measured: the two floors of a
+//! decode step. It reads every weight once, so bytes per token × tokens/s can at best reach the
+//! bandwidth (the roofline decode speed is compared with); and it takes at least its dispatches
+//! times the cost of one.
 
 use crate::device::Gpu;
 use crate::error::Result;
@@ -73,4 +75,34 @@ pub async fn measure(
         }
     }
     Ok(best.expect("ReadPattern::ALL is not empty"))
+}
+
+/// What one more dispatch costs a submission on this adapter, in milliseconds: recording it
+/// (pipeline lookup, bind group), launching it and the barrier after it, with almost no work in
+/// it (one workgroup reading 256 bytes). A decode step of `n` dispatches takes at least `n` times
+/// this, whatever its bytes: the other floor beside the bandwidth roofline, and the one a small
+/// model meets first on a fast GPU. Measured as the difference between submissions of `2n` and
+/// `n` such dispatches (so the submission's and the readback's fixed costs cancel), divided by
+/// `n`; the lowest of three tries, as a shared machine only ever slows a run down.
+pub async fn dispatch_cost(gpu: &Gpu, n: usize, now_ms: impl Fn() -> f64) -> Result<f64> {
+    let n = n.max(1);
+    let buffer = gpu.upload("dispatch probe", &[0.0; 64], &[64])?;
+    let run = async |dispatches: usize| -> Result<f64> {
+        let started = now_ms();
+        let mut batch = gpu.batch("dispatch probe");
+        for _ in 1..dispatches {
+            let out = stream_read(&mut batch, &buffer, ReadPattern::Chunked)?;
+            batch.hold(out);
+        }
+        let out = stream_read(&mut batch, &buffer, ReadPattern::Chunked)?;
+        batch.submit_and_read(&out).await?;
+        Ok(now_ms() - started)
+    };
+    run(n).await?; // compiles the pipeline, fills the pool
+    let mut best = f64::INFINITY;
+    for _ in 0..3 {
+        let (single, double) = (run(n).await?, run(2 * n).await?);
+        best = best.min((double - single).max(0.0) / n as f64);
+    }
+    Ok(best)
 }
