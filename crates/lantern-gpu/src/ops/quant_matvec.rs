@@ -26,7 +26,9 @@ pub struct MatvecShape {
 
 /// Rows of x an invocation takes when X has several: each decoded weight unit serves that many
 /// products (a CPU adapter's prefill). With 8, SmolLM2's prefill in SwiftShader went from 1.1
-/// tokens/s (the tiled matrix-matrix kernel) to 2.8; other values are untried.
+/// tokens/s (the tiled matrix-matrix kernel) to 2.8. On lavapipe (64-token prompts, alternating
+/// runs) 4 was 1.2–1.7× slower than 8 and 16 within the noise of 8; fewer rows per invocation
+/// with more tokens (16 × 4, 32 × 2, 32 × 4 against 8 × 8) were up to 1.5× slower.
 pub const PREFILL_TOKENS: u32 = 8;
 
 /// On a CPU adapter, each invocation computes 8 consecutive rows, so that each value of x it
