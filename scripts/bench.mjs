@@ -61,7 +61,10 @@ for (const file of files) {
   for (let r = 0; r < runs; r++) {
     log(`${model}: run ${r + 1} of ${runs}, Lantern native`);
     const l = measured(lantern, ['bench', '--model', file, '--prompt-tokens', String(promptTokens), '--decode-tokens', String(decodeTokens), '--runs', '1', '--json']);
-    samples.lantern.push({ ...JSON.parse(l.stdout), peak_bytes: l.peakBytes });
+    const report = JSON.parse(l.stdout);
+    // Lantern's own high-water mark before its roofline probes allocate (the process's whole
+    // peak would count the bandwidth probe's 256 MiB buffer); the process peak where absent.
+    samples.lantern.push({ ...report, peak_bytes: report.peak_rss_bytes_before_probes ?? l.peakBytes });
     log(`${model}: run ${r + 1} of ${runs}, llama.cpp`);
     const threads = String(cpus().length);
     // Depths 0 and promptTokens for both tests; the table takes prefill at 0, decode at promptTokens.

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use lantern_core::chat::{ChatTemplate, Message};
-use lantern_core::gguf::GgufFile;
+use lantern_core::gguf::GgufHeader;
 use lantern_core::sampling::SamplerConfig;
 use lantern_core::tokenizer::Tokenizer;
 use lantern_gpu::{Gpu, GpuOptions, Precision};
@@ -16,6 +16,8 @@ use lantern_models::generate::{
     Clock, FinishReason, GenerateOptions, Generation, SystemClock, generate,
 };
 use lantern_models::model::{GpuModel, ModelOptions};
+
+use crate::model_file::ModelFile;
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
@@ -70,11 +72,11 @@ impl SamplingArgs {
     }
 }
 
-/// A loaded model, its tokenizer and the GGUF metadata it came with.
+/// A loaded model, its tokenizer and the GGUF header (metadata) it came with.
 struct Loaded<'g> {
     model: GpuModel<&'g Gpu>,
     tokenizer: Tokenizer,
-    bytes: Vec<u8>,
+    header: GgufHeader,
     load_ms: f64,
 }
 
@@ -85,21 +87,28 @@ async fn load<'g>(
     precision: Precision,
 ) -> Result<Loaded<'g>> {
     let started = Instant::now();
-    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let file = GgufFile::open(&bytes)?;
-    let tokenizer = Tokenizer::from_gguf(file.metadata())?;
+    let (mut source, header) = ModelFile::open(path)?;
+    let tokenizer = Tokenizer::from_gguf(header.metadata())?;
     let options = ModelOptions {
         max_context,
         precision,
         ..ModelOptions::default()
     };
-    let model = GpuModel::from_gguf_bytes(gpu, &bytes, &options).await?;
+    let model = GpuModel::from_stream(gpu, &header, &mut source, &options).await?;
     Ok(Loaded {
         model,
         tokenizer,
-        bytes,
+        header,
         load_ms: started.elapsed().as_secs_f64() * 1e3,
     })
+}
+
+/// The process's peak resident memory (VmHWM) where the system reports it (Linux).
+fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }
 
 /// Prints each chunk as it becomes final, flushing so the text appears token by token.
@@ -188,7 +197,7 @@ fn report(loaded: &Loaded, prompt: &[u32], g: &Generation) -> serde_json::Value 
 pub async fn run_chat(model: &Path, system: Option<&str>, args: &SamplingArgs) -> Result<()> {
     let gpu = Gpu::new(GpuOptions::default()).await?;
     let mut loaded = load(&gpu, model, args.max_context, args.precision).await?;
-    let template = ChatTemplate::from_gguf(GgufFile::open(&loaded.bytes)?.metadata())?;
+    let template = ChatTemplate::from_gguf(loaded.header.metadata())?;
     let mut session = ChatSession::new(template);
     let options = args.options();
     let mut messages: Vec<Message> = system.map(Message::system).into_iter().collect();
@@ -269,6 +278,9 @@ pub async fn run_bench(
     }
     let (prefill_median, decode_median) = (median(&prefill_tps), median(&decode_tps));
     let dispatches = loaded.model.decode_dispatches()?;
+    // The process's memory high-water mark so far: loading and generating, before the probes
+    // below allocate their own buffers (256 MiB for the bandwidth probe).
+    let peak_rss = peak_rss_bytes();
     let bytes = loaded.model.decode_weight_bytes();
     let weight_gbps = bytes as f64 * decode_median / 1e9;
     // The roofline: what this adapter streams at best, measured on a buffer as large as the
@@ -327,6 +339,7 @@ pub async fn run_bench(
         "weight_bytes_per_decoded_token": bytes,
         "weight_bandwidth_gb_per_second": weight_gbps,
         "weight_bytes_total": loaded.model.weight_bytes(),
+        "peak_rss_bytes_before_probes": peak_rss,
         "probe_bandwidth_gb_per_second": roofline_gbps,
         "probe_buffer_bytes": probe.buffer_bytes,
         "probe_pattern": format!("{:?}", probe.pattern),

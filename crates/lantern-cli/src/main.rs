@@ -4,6 +4,7 @@
 
 mod generate;
 mod inspect;
+mod model_file;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -121,6 +121,39 @@ fn inspect_of_a_truncated_file_is_a_clear_error() {
     );
 }
 
+/// `generate` reads a model file from disk chunk by chunk; a file cut short inside its header
+/// or inside its tensors is refused with a clear error before anything is generated.
+#[test]
+fn generate_with_a_truncated_file_is_a_clear_error() {
+    let bytes = std::fs::read(smollm2_path()).unwrap();
+    let dir = std::env::temp_dir().join(format!("lantern-cli-trunc-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (cut, expected) in [
+        (5000, "tensor_count"),
+        (bytes.len() / 2, "but the file has"),
+    ] {
+        let truncated = dir.join("truncated.gguf");
+        std::fs::write(&truncated, &bytes[..cut]).unwrap();
+        let out = lantern(&[
+            "generate",
+            "--model",
+            truncated.to_str().unwrap(),
+            "--prompt",
+            "Hi",
+        ])
+        .output()
+        .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "cut at {cut}");
+        assert!(out.stdout.is_empty(), "cut at {cut}: generated text");
+        assert!(
+            stderr.contains(expected) && !stderr.contains("panicked"),
+            "cut at {cut}: {stderr}"
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 fn model(name: &str, fetch: &str) -> std::path::PathBuf {
     let path = lantern_core::cache::models_dir()
         .expect("set LANTERN_CACHE (or HOME)")
@@ -492,6 +525,10 @@ fn bench_reports_bytes_per_token_against_the_measured_roofline() {
     let share = number("decode_dispatch_share");
     let expected = 273.0 * dispatch_us / 1e6 * number("decode_tokens_per_second");
     assert!((share - expected).abs() <= 1e-9, "{share} vs {expected}");
+    // Memory is read from /proc on Linux (null elsewhere): taken before the probes allocate.
+    if cfg!(target_os = "linux") {
+        assert!(number("peak_rss_bytes_before_probes") > 0.0);
+    }
     let probe = number("probe_bandwidth_gb_per_second");
     assert!(probe > 0.0);
     let effective = number("weight_bandwidth_gb_per_second");
