@@ -2,9 +2,9 @@
 //! cache of compiled pipelines.
 //!
 //! Specialization rewrites a kernel's own `const NAME: TYPE = default;` declarations before the
-//! source is compiled. The `.wgsl` files therefore stay valid, self-contained WGSL (their defaults
-//! compile as they are), and any constant can size a workgroup array or the workgroup itself —
-//! which WGSL `override` constants cannot portably do.
+//! source is compiled. The `.wgsl` files therefore stay valid WGSL (their defaults compile as they
+//! are, after the prelude a kernel names in [`kernel_source!`]), and any constant can size a
+//! workgroup array or the workgroup itself — which WGSL `override` constants cannot portably do.
 //!
 //! A kernel that can compute in f16 declares `alias real = f32;` and does its arithmetic in
 //! `real`; [`Specialization::precision`] with [`Precision::F16`] turns that into
@@ -22,7 +22,9 @@ pub struct KernelSource {
     pub wgsl: &'static str,
 }
 
-/// Embeds `src/kernels/NAME.wgsl` as a [`KernelSource`] named NAME.
+/// Embeds `src/kernels/NAME.wgsl` as a [`KernelSource`] named NAME; with `after "PRELUDE"`,
+/// `src/kernels/PRELUDE.wgsl` (WGSL functions several kernels share, written against the
+/// kernel's own constants) comes first.
 #[macro_export]
 macro_rules! kernel_source {
     ($name:literal) => {
@@ -34,6 +36,26 @@ macro_rules! kernel_source {
                 $name,
                 ".wgsl"
             )),
+        }
+    };
+    ($name:literal after $prelude:literal) => {
+        $crate::kernel::KernelSource {
+            name: $name,
+            wgsl: concat!(
+                include_str!(concat!(
+                    env!("CARGO_MANIFEST_DIR"),
+                    "/src/kernels/",
+                    $prelude,
+                    ".wgsl"
+                )),
+                "\n",
+                include_str!(concat!(
+                    env!("CARGO_MANIFEST_DIR"),
+                    "/src/kernels/",
+                    $name,
+                    ".wgsl"
+                )),
+            ),
         }
     };
 }

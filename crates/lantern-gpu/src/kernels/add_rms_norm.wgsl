@@ -7,7 +7,8 @@
 // the norm reads it back) and as many dispatches; here each invocation adds, stores and squares
 // the same elements in one pass, and reads only its own writes back for the final scaling.
 //
-// One workgroup per row, reduced like rms_norm.wgsl. Specializable: WG_SIZE (a power of two).
+// One workgroup per row, reduced by workgroup_sum.wgsl (prepended). Specializable: WG_SIZE (a power
+// of two).
 
 struct Params {
     rows: u32,
@@ -26,24 +27,6 @@ const WG_SIZE: u32 = 256u;
 @group(0) @binding(3) var<storage, read> w: array<f32>;
 @group(0) @binding(4) var<storage, read_write> h: array<f32>;
 @group(0) @binding(5) var<uniform> params: Params;
-
-var<workgroup> partial: array<f32, WG_SIZE>;
-
-// The sum of every invocation's `value`, returned to all of them. Call in uniform control flow.
-fn workgroup_sum(li: u32, value: f32) -> f32 {
-    partial[li] = value;
-    for (var stride = WG_SIZE / 2u; stride > 0u; stride /= 2u) {
-        workgroupBarrier();
-        if (li < stride) {
-            partial[li] += partial[li + stride];
-        }
-    }
-    workgroupBarrier();
-    let sum = partial[0];
-    // Everyone has read the sum before the next call overwrites it.
-    workgroupBarrier();
-    return sum;
-}
 
 @compute @workgroup_size(WG_SIZE, 1, 1)
 fn main(

@@ -77,8 +77,6 @@ const KIND_V: u32 = 2u;
 @group(0) @binding(7) var<storage, read_write> v_cache: array<f32>;
 @group(0) @binding(8) var<uniform> params: Params;
 
-var<workgroup> partial: array<f32, WG_SIZE>;
-
 // The high 32 bits of the 64-bit product a * b, from 16-bit halves (WGSL has no 64-bit integers).
 fn mul_hi(a: u32, b: u32) -> u32 {
     let a_lo = a & 0xffffu;
@@ -181,7 +179,7 @@ fn main(
         return;
     }
 
-    // QK-norm's scale, reduced like rms_norm.wgsl.
+    // QK-norm's scale, reduced by workgroup_sum.wgsl (prepended).
     var inv = 1.0;
     if (params.normalize != 0u) {
         var sum = 0.0;
@@ -189,15 +187,7 @@ fn main(
             let v = load(kind, src + d);
             sum = fma(v, v, sum);
         }
-        partial[li] = sum;
-        for (var stride = WG_SIZE / 2u; stride > 0u; stride /= 2u) {
-            workgroupBarrier();
-            if (li < stride) {
-                partial[li] += partial[li + stride];
-            }
-        }
-        workgroupBarrier();
-        inv = inverseSqrt(partial[0] / f32(hd) + params.eps);
+        inv = inverseSqrt(workgroup_sum(li, sum) / f32(hd) + params.eps);
     }
 
     let position = params.position + t;

@@ -4,8 +4,8 @@
 // QK-norm ([T * heads, head_dim] with a head_dim-wide weight). `weight_offset` is 1 for Gemma
 // weights that store w - 1 (safetensors) and 0 otherwise.
 //
-// One workgroup per row: the invocations stride over the row summing squares, reduce through
-// workgroup memory in log2(WG_SIZE) steps, then scale the row. Specializable: WG_SIZE (a power of
+// One workgroup per row: the invocations stride over the row summing squares, reduce them with
+// workgroup_sum.wgsl (prepended), then scale the row. Specializable: WG_SIZE (a power of
 // two; the launcher sizes it to the row so short QK-norm rows do not leave most invocations idle).
 
 struct Params {
@@ -21,8 +21,6 @@ const WG_SIZE: u32 = 256u;
 @group(0) @binding(1) var<storage, read> w: array<f32>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<uniform> params: Params;
-
-var<workgroup> partial: array<f32, WG_SIZE>;
 
 @compute @workgroup_size(WG_SIZE, 1, 1)
 fn main(
@@ -42,15 +40,7 @@ fn main(
         let v = x[base + i];
         sum = fma(v, v, sum);
     }
-    partial[li] = sum;
-    for (var stride = WG_SIZE / 2u; stride > 0u; stride /= 2u) {
-        workgroupBarrier();
-        if (li < stride) {
-            partial[li] += partial[li + stride];
-        }
-    }
-    workgroupBarrier();
-    let inv = inverseSqrt(partial[0] / f32(params.cols) + params.eps);
+    let inv = inverseSqrt(workgroup_sum(li, sum) / f32(params.cols) + params.eps);
 
     for (var i = li; i < params.cols; i += WG_SIZE) {
         y[base + i] = x[base + i] * inv * (w[i] + params.weight_offset);

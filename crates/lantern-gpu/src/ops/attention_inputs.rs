@@ -12,7 +12,7 @@ use crate::ops::norm::RmsNorm;
 use crate::ops::rope::{Rope, RopeStyle};
 use crate::tensor::Tensor;
 
-pub const KERNEL: KernelSource = kernel_source!("attention_inputs");
+pub const KERNEL: KernelSource = kernel_source!("attention_inputs" after "workgroup_sum");
 
 /// `count` heads in each token's row of `tensor`, starting `offset` elements into the row: a
 /// projection's whole output, or its share of a stacked QKV product's. `tensor` is `[T, …]`;

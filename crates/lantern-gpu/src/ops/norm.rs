@@ -9,8 +9,8 @@ use crate::ops::dim_u32;
 use crate::ops::launch::{pow2_workgroup, same_shape};
 use crate::tensor::Tensor;
 
-pub const RMS_NORM: KernelSource = kernel_source!("rms_norm");
-pub const ADD_RMS_NORM: KernelSource = kernel_source!("add_rms_norm");
+pub const RMS_NORM: KernelSource = kernel_source!("rms_norm" after "workgroup_sum");
+pub const ADD_RMS_NORM: KernelSource = kernel_source!("add_rms_norm" after "workgroup_sum");
 
 /// `x / sqrt(mean(x²) + eps) * (w + weight_offset)`.
 #[derive(Clone, Copy, Debug, PartialEq)]

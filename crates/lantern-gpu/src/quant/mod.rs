@@ -51,22 +51,7 @@ use crate::kernel::Specialization;
 /// `kernels/NAME.wgsl`, as one [`KernelSource`](crate::kernel::KernelSource) named NAME.
 macro_rules! quant_kernel_source {
     ($name:literal) => {
-        $crate::kernel::KernelSource {
-            name: $name,
-            wgsl: concat!(
-                include_str!(concat!(
-                    env!("CARGO_MANIFEST_DIR"),
-                    "/src/kernels/quant_blocks.wgsl"
-                )),
-                "\n",
-                include_str!(concat!(
-                    env!("CARGO_MANIFEST_DIR"),
-                    "/src/kernels/",
-                    $name,
-                    ".wgsl"
-                )),
-            ),
-        }
+        $crate::kernel_source!($name after "quant_blocks")
     };
 }
 pub(crate) use quant_kernel_source;
