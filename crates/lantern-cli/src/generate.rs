@@ -1,5 +1,5 @@
 //! `lantern generate`, `lantern chat` and `lantern bench`: the GPU model through the shared
-//! generation loop, natively.
+//! generation loop, natively. `lantern profile` (profile.rs) shares the benchmark's set-up.
 
 use std::io::{BufRead, Write};
 use std::ops::ControlFlow;
@@ -73,14 +73,14 @@ impl SamplingArgs {
 }
 
 /// A loaded model, its tokenizer and the GGUF header (metadata) it came with.
-struct Loaded<'g> {
-    model: GpuModel<&'g Gpu>,
-    tokenizer: Tokenizer,
-    header: GgufHeader,
-    load_ms: f64,
+pub(crate) struct Loaded<'g> {
+    pub model: GpuModel<&'g Gpu>,
+    pub tokenizer: Tokenizer,
+    pub header: GgufHeader,
+    pub load_ms: f64,
 }
 
-async fn load<'g>(
+pub(crate) async fn load<'g>(
     gpu: &'g Gpu,
     path: &Path,
     max_context: usize,
@@ -224,6 +224,52 @@ pub async fn run_chat(model: &Path, system: Option<&str>, args: &SamplingArgs) -
     Ok(())
 }
 
+/// What a benchmark runs: the model loaded with room for the prompt and the decoded tokens, a
+/// prompt of `prompt_tokens` ids, and greedy options that decode `decode_tokens` whatever the
+/// model says. One warm-up with the same shapes and the same (greedy: top-1) readback has
+/// compiled every pipeline (each tiling is a pipeline of its own) and filled the buffer pool, so
+/// neither is timed.
+pub(crate) async fn bench_setup<'g>(
+    gpu: &'g Gpu,
+    model: &Path,
+    prompt_tokens: usize,
+    decode_tokens: usize,
+    precision: Precision,
+) -> Result<(Loaded<'g>, Vec<u32>, GenerateOptions)> {
+    let mut loaded = load(gpu, model, prompt_tokens + decode_tokens + 1, precision).await?;
+    let text = "The quick brown fox jumps over the lazy dog. ".repeat(prompt_tokens);
+    let mut ids = loaded.tokenizer.encode(&text, true, false)?;
+    ids.truncate(prompt_tokens.max(1));
+    loaded.model.forward_top_k(&ids, 1).await?;
+    loaded.model.forward_top_k(&ids[..1], 1).await?;
+    loaded.model.reset();
+    let options = GenerateOptions {
+        max_tokens: decode_tokens,
+        sampler: SamplerConfig::greedy(),
+        ignore_end_of_generation: true,
+        ..GenerateOptions::default()
+    };
+    Ok((loaded, ids, options))
+}
+
+/// One greedy generation of a benchmark, from an empty KV cache.
+pub(crate) async fn bench_generation(
+    loaded: &mut Loaded<'_>,
+    ids: &[u32],
+    options: &GenerateOptions,
+) -> Result<Generation> {
+    loaded.model.reset();
+    Ok(generate(
+        &mut loaded.model,
+        &loaded.tokenizer,
+        ids,
+        options,
+        &SystemClock::default(),
+        |_| ControlFlow::Continue(()),
+    )
+    .await?)
+}
+
 /// Prefill and decode speed, and the weight bytes a decode step reads (each decoded token
 /// streams every layer's matrices and the output projection once).
 pub async fn run_bench(
@@ -235,37 +281,14 @@ pub async fn run_bench(
     json: bool,
 ) -> Result<()> {
     let gpu = Gpu::new(GpuOptions::default()).await?;
-    let mut loaded = load(&gpu, model, prompt_tokens + decode_tokens + 1, precision).await?;
-    let text = "The quick brown fox jumps over the lazy dog. ".repeat(prompt_tokens);
-    let mut ids = loaded.tokenizer.encode(&text, true, false)?;
-    ids.truncate(prompt_tokens.max(1));
-    // Warm-up with the same shapes and the same (greedy: top-1) readback: compiles every
-    // pipeline (each tiling is a pipeline of its own) and fills the buffer pool, so neither is
-    // timed.
-    loaded.model.forward_top_k(&ids, 1).await?;
-    loaded.model.forward_top_k(&ids[..1], 1).await?;
-    loaded.model.reset();
-    let options = GenerateOptions {
-        max_tokens: decode_tokens,
-        sampler: SamplerConfig::greedy(),
-        ignore_end_of_generation: true,
-        ..GenerateOptions::default()
-    };
+    let (mut loaded, ids, options) =
+        bench_setup(&gpu, model, prompt_tokens, decode_tokens, precision).await?;
     // Several runs, each figure their median: a shared machine makes single runs vary by ±30%.
     let mut prefill_tps = Vec::new();
     let mut decode_tps = Vec::new();
     let mut decode_steps = 0;
     for _ in 0..runs.max(1) {
-        loaded.model.reset();
-        let g = generate(
-            &mut loaded.model,
-            &loaded.tokenizer,
-            &ids,
-            &options,
-            &SystemClock::default(),
-            |_| ControlFlow::Continue(()),
-        )
-        .await?;
+        let g = bench_generation(&mut loaded, &ids, &options).await?;
         prefill_tps.push(g.timings.prefill_tokens_per_second());
         // The loop's decode time spans generated_tokens - 1 forward passes (the first token
         // comes from the prefill's logits).
@@ -284,12 +307,13 @@ pub async fn run_bench(
     let bytes = loaded.model.decode_weight_bytes();
     let weight_gbps = bytes as f64 * decode_median / 1e9;
     // The roofline: what this adapter streams at best, measured on a buffer as large as the
-    // binding limit allows (up to 256 MiB), read 8 times in one submission; the best of three
-    // such runs, since a roofline is a maximum and a shared machine only ever slows a run down.
+    // binding limit allows (up to 256 MiB), read as often in one submission as 100 ms take; the
+    // best of three such runs, since a roofline is a maximum and a shared machine only ever slows a run down.
     let clock = SystemClock::default();
     let mut probe: Option<lantern_gpu::bandwidth::Bandwidth> = None;
     for _ in 0..3 {
-        let run = lantern_gpu::bandwidth::measure(&gpu, 256 << 20, 8, || clock.now_ms()).await?;
+        let run =
+            lantern_gpu::bandwidth::measure(&gpu, 256 << 20, 100.0, || clock.now_ms()).await?;
         if probe.is_none_or(|best| run.gigabytes_per_second() > best.gigabytes_per_second()) {
             probe = Some(run);
         }

@@ -5,6 +5,7 @@
 mod generate;
 mod inspect;
 mod model_file;
+mod profile;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -85,6 +86,21 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Time every kernel of a prefill and of decode steps with the GPU's timestamps (needs the
+    /// adapter's timestamp-query), beside the wall time: where a decode step's time goes.
+    Profile {
+        #[arg(long)]
+        model: PathBuf,
+        #[arg(long, default_value_t = 128)]
+        prompt_tokens: usize,
+        #[arg(long, default_value_t = 16)]
+        decode_tokens: usize,
+        /// What the weight products compute in: f32, or f16 (needs the adapter's shader-f16).
+        #[arg(long, default_value_t = lantern_gpu::Precision::F32)]
+        precision: lantern_gpu::Precision,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -127,6 +143,16 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
         } => {
             generate::run_bench(&model, prompt_tokens, decode_tokens, precision, runs, json)
                 .await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Profile {
+            model,
+            prompt_tokens,
+            decode_tokens,
+            precision,
+            json,
+        } => {
+            profile::run_profile(&model, prompt_tokens, decode_tokens, precision, json).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Inspect {

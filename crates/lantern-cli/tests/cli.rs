@@ -561,3 +561,70 @@ fn bench_reports_bytes_per_token_against_the_measured_roofline() {
     let fraction = number("prefill_fraction_of_matmul_peak");
     assert!((fraction - gflops / peak).abs() <= 1e-9, "{fraction}");
 }
+
+/// `lantern profile` times every kernel of the prefill and of each decode step: per decode step,
+/// SmolLM2's 121 products (4 per layer and the output projection), 30 attentions and 60 fused
+/// residual-add norms; the kernels' time fits inside the GPU's span, and the span inside the
+/// loop's wall time. Where the adapter has no timestamp-query it is refused by name.
+#[test]
+fn profile_times_every_kernel_of_a_decode_step() {
+    let model = smollm2_path();
+    let out = lantern(&[
+        "profile",
+        "--model",
+        &model,
+        "--prompt-tokens",
+        "5",
+        "--decode-tokens",
+        "3",
+        "--json",
+    ])
+    .output()
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if !out.status.success() {
+        assert!(stderr.contains("timestamp-query"), "{stderr}");
+        return;
+    }
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["prompt_tokens"], 5);
+    assert_eq!(report["decode_steps"], 2);
+    for phase in ["prefill", "decode"] {
+        let p = &report[phase];
+        let f = |key: &str| p[key].as_f64().unwrap_or_else(|| panic!("{key}: {report}"));
+        let (kernels, span, wall) = (
+            f("kernel_microseconds"),
+            f("gpu_span_microseconds"),
+            f("wall_microseconds"),
+        );
+        assert!(
+            0.0 < kernels && kernels <= span * 1.0001 && span <= wall,
+            "{phase}: {kernels} ≤ {span} ≤ {wall}"
+        );
+        let dispatches = |name: &str| {
+            p["kernels"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|k| k["kernel"] == name)
+                .and_then(|k| k["dispatches"].as_f64())
+                .unwrap_or_else(|| panic!("{name} missing in {phase}: {report}"))
+        };
+        assert_eq!(dispatches("quant_matvec"), 121.0, "{phase}");
+        assert_eq!(dispatches("attention"), 30.0, "{phase}");
+        assert_eq!(dispatches("add_rms_norm"), 60.0, "{phase}");
+        let shares: f64 = p["kernels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["share_of_kernel_time"].as_f64().unwrap())
+            .sum();
+        assert!((shares - 1.0).abs() < 1e-9, "{phase}: {shares}");
+    }
+    // The forward pass's 273 dispatches (see the bench test) and the two passes of the top-k
+    // selection whose pairs the sampler reads back.
+    let step = report["last_decode_step"].as_array().unwrap();
+    assert_eq!(step.len(), 30 * 9 + 3 + 2);
+    assert_eq!(step[0][0], "embedding");
+    assert_eq!(step[step.len() - 1][0], "top_k");
+}

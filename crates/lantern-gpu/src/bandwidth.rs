@@ -29,15 +29,18 @@ impl Bandwidth {
     }
 }
 
-/// Reads a buffer of up to `max_bytes` (capped by the device's binding limit) `reads` times in
-/// one submission, in each [`ReadPattern`], timed with `now_ms` (a monotonic clock in
-/// milliseconds: `Instant` natively, `performance.now()` in a browser), and returns the faster
-/// pattern's run: a roofline is what the adapter streams at best. One untimed read per pattern
-/// first compiles its pipeline and warms the caches of the memory system's page tables.
+/// Reads a buffer of up to `max_bytes` (capped by the device's binding limit) in each
+/// [`ReadPattern`], timed with `now_ms` (a monotonic clock in milliseconds: `Instant` natively,
+/// `performance.now()` in a browser), and returns the faster pattern's run: a roofline is what
+/// the adapter streams at best. One submission holds 4, 16, 64, … reads until one takes at least
+/// `min_ms`, so that the submission's and the readback's fixed costs are small beside the reads
+/// on a fast GPU too (an H200 streams 256 MiB in about 60 µs; lavapipe takes 40 ms). One untimed
+/// read per pattern first compiles its pipeline and warms the caches of the memory system's page
+/// tables.
 pub async fn measure(
     gpu: &Gpu,
     max_bytes: u64,
-    reads: u32,
+    min_ms: f64,
     now_ms: impl Fn() -> f64,
 ) -> Result<Bandwidth> {
     let limit = gpu.limits().max_storage_buffer_binding_size;
@@ -48,27 +51,33 @@ pub async fn measure(
     let buffer = gpu.upload("bandwidth probe", &data, &[values])?;
     drop(data);
 
-    let reads = reads.max(1);
     let mut best: Option<Bandwidth> = None;
     for pattern in ReadPattern::ALL {
         let mut warm_up = gpu.batch("bandwidth warm-up");
         let out = stream_read(&mut warm_up, &buffer, pattern)?;
         warm_up.submit_and_read(&out).await?;
 
-        let started = now_ms();
-        let mut batch = gpu.batch("bandwidth probe");
-        for _ in 1..reads {
-            // Held until the submission, so no later dispatch in this batch gets the same buffer.
+        let mut reads = 4;
+        let run = loop {
+            let started = now_ms();
+            let mut batch = gpu.batch("bandwidth probe");
+            for _ in 1..reads {
+                // Held until the submission, so no later dispatch in this batch gets the same buffer.
+                let out = stream_read(&mut batch, &buffer, pattern)?;
+                batch.hold(out);
+            }
             let out = stream_read(&mut batch, &buffer, pattern)?;
-            batch.hold(out);
-        }
-        let out = stream_read(&mut batch, &buffer, pattern)?;
-        batch.submit_and_read(&out).await?;
-        let run = Bandwidth {
-            buffer_bytes: bytes,
-            reads,
-            milliseconds: now_ms() - started,
-            pattern,
+            batch.submit_and_read(&out).await?;
+            let run = Bandwidth {
+                buffer_bytes: bytes,
+                reads,
+                milliseconds: now_ms() - started,
+                pattern,
+            };
+            if run.milliseconds >= min_ms || reads >= MAX_READS {
+                break run;
+            }
+            reads *= 4;
         };
         if best.is_none_or(|b| run.gigabytes_per_second() > b.gigabytes_per_second()) {
             best = Some(run);
@@ -76,6 +85,9 @@ pub async fn measure(
     }
     Ok(best.expect("ReadPattern::ALL is not empty"))
 }
+
+/// The most reads one timed submission holds: 100 ms of a 256 MiB buffer at 10 TB/s.
+const MAX_READS: u32 = 4096;
 
 /// What one more dispatch costs a submission on this adapter, in milliseconds: recording it
 /// (pipeline lookup, bind group), launching it and the barrier after it, with almost no work in

@@ -15,6 +15,7 @@ use crate::device::Gpu;
 use crate::error::{GpuError, Result};
 use crate::kernel::{KernelSource, Specialization};
 use crate::pool::{Binding, PooledBuffer, READBACK, UNIFORM};
+use crate::profile::BatchTimestamps;
 use crate::readback::read_staging;
 use crate::tensor::Tensor;
 
@@ -82,6 +83,8 @@ pub struct Batch<'g> {
     held: Vec<Tensor>,
     pending_errors: Vec<ErrorFuture>,
     dispatches: usize,
+    /// While the device profiles: the timestamps of each dispatch's own pass.
+    timestamps: Option<BatchTimestamps>,
 }
 
 impl Gpu {
@@ -103,6 +106,7 @@ impl Gpu {
             held: Vec::new(),
             pending_errors: Vec::new(),
             dispatches: 0,
+            timestamps: self.profiling().then(|| BatchTimestamps::new(self)),
         }
     }
 
@@ -221,18 +225,27 @@ impl<'g> Batch<'g> {
                 layout: &pipeline.get_bind_group_layout(0),
                 entries: &entries,
             });
+            let timestamp_writes = self.timestamps.as_mut().and_then(|t| t.next(kernel.name));
+            let timed = timestamp_writes.is_some();
+            if timed {
+                // Profiling: a pass of its own, stamped at its start and end.
+                drop(self.pass.take());
+            }
             let (encoder, label) = (&mut self.encoder, self.label);
             let pass = self.pass.get_or_insert_with(|| {
                 encoder
                     .begin_compute_pass(&wgpu::ComputePassDescriptor {
                         label: Some(label),
-                        timestamp_writes: None,
+                        timestamp_writes,
                     })
                     .forget_lifetime()
             });
             pass.set_pipeline(pipeline);
             pass.set_bind_group(0, &bind_group, &[]);
             pass.dispatch_workgroups(workgroups[0], workgroups[1], workgroups[2]);
+            if timed {
+                drop(self.pass.take());
+            }
         }
         self.pending_errors.extend(scopes.pop());
         pipeline?;
@@ -284,16 +297,21 @@ impl<'g> Batch<'g> {
         let Batch {
             gpu,
             label,
-            encoder,
+            mut encoder,
             params,
             held,
             mut pending_errors,
+            timestamps,
             ..
         } = self;
         let scopes = ErrorScopes::push(&gpu.device);
+        let timestamps = timestamps.and_then(|t| t.resolve(gpu, label, &mut encoder));
         let uniforms = params.write(gpu);
         gpu.queue.submit([encoder.finish()]);
         pending_errors.extend(scopes.pop());
+        if let Some(timestamps) = timestamps {
+            gpu.submitted(timestamps);
+        }
         // Queue order keeps these valid for this submission even when reused by the next one.
         drop(uniforms);
         drop(held);

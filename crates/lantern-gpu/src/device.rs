@@ -2,7 +2,7 @@
 //! browser (WebGPU). Optional features are requested only when the adapter has them, and the
 //! adapter's own limits are requested in full, so large models get the largest bindings it offers.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde::Serialize;
 
@@ -108,6 +108,8 @@ pub struct Gpu {
     pub(crate) kernels: KernelCache,
     lost: Arc<Mutex<Option<String>>>,
     cpu_workgroups: bool,
+    /// Set while kernel times are collected (see [`Gpu::start_profiling`]).
+    profiler: Mutex<Option<crate::profile::Profiler>>,
 }
 
 const NO_ADAPTER_HINT: &str = if cfg!(target_arch = "wasm32") {
@@ -212,6 +214,7 @@ impl Gpu {
             kernels: KernelCache::default(),
             lost,
             cpu_workgroups,
+            profiler: Mutex::new(None),
         })
     }
 
@@ -257,6 +260,10 @@ impl Gpu {
 
     pub fn pool(&self) -> &BufferPool {
         &self.pool
+    }
+
+    pub(crate) fn profiler(&self) -> MutexGuard<'_, Option<crate::profile::Profiler>> {
+        self.profiler.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Fails with [`GpuError::DeviceLost`] once the device is gone; checked before each submission.

@@ -16,6 +16,7 @@ pub mod kernel;
 pub mod matmul_peak;
 pub mod ops;
 pub mod pool;
+pub mod profile;
 pub mod quant;
 mod readback;
 pub mod reference;

@@ -7,13 +7,15 @@ use crate::error::{GpuError, Result};
 use crate::pool::PooledBuffer;
 
 pub(crate) async fn read_staging(gpu: &Gpu, staging: &PooledBuffer) -> Result<Vec<u8>> {
-    let size = staging.size();
+    read_mapped(gpu, staging.buffer(), staging.size()).await
+}
+
+/// Maps the first `size` bytes of a `MAP_READ` buffer, copies them out and unmaps it.
+pub(crate) async fn read_mapped(gpu: &Gpu, buffer: &wgpu::Buffer, size: u64) -> Result<Vec<u8>> {
     let (sender, receiver) = futures_channel::oneshot::channel();
-    staging
-        .buffer()
-        .map_async(wgpu::MapMode::Read, 0..size, move |result| {
-            let _ = sender.send(result);
-        });
+    buffer.map_async(wgpu::MapMode::Read, 0..size, move |result| {
+        let _ = sender.send(result);
+    });
     gpu.device
         .poll(wgpu::PollType::wait_indefinitely())
         .map_err(|e| GpuError::Readback(e.to_string()))?;
@@ -25,12 +27,11 @@ pub(crate) async fn read_staging(gpu: &Gpu, staging: &PooledBuffer) -> Result<Ve
         return Err(GpuError::Readback(e.to_string()));
     }
     let bytes = {
-        let view = staging
-            .buffer()
+        let view = buffer
             .get_mapped_range(0..size)
             .map_err(|e| GpuError::Readback(e.to_string()))?;
         view.to_vec()
     };
-    staging.buffer().unmap();
+    buffer.unmap();
     Ok(bytes)
 }

@@ -250,6 +250,72 @@ gpu_test!(bandwidth_probe_reads_every_word_once, |gpu| {
     assert!(ops::stream_read(&mut batch, &odd, ops::ReadPattern::Chunked).is_err());
 });
 
+// Profiling times each dispatch of the batches submitted while it is on, in order and under the
+// batch's label, without changing what they compute; a batch past the query set's capacity still
+// runs, its extra dispatches counted as untimed; batches after `finish_profiling` are not timed.
+gpu_test!(profiling_times_each_dispatch_and_changes_no_result, |gpu| {
+    use lantern_gpu::profile::MAX_PROFILED_DISPATCHES;
+    if !gpu.report().features.timestamp_query {
+        let refused = gpu.start_profiling().unwrap_err();
+        assert!(matches!(
+            refused,
+            GpuError::MissingFeature {
+                feature: "timestamp-query",
+                ..
+            }
+        ));
+        return;
+    }
+    let large: Vec<f32> = (0..3 * 4096 * 256 * 4 + 8).map(|i| i as f32).collect();
+    let large = gpu.upload("large", &large, &[large.len()]).unwrap();
+    let small = gpu.upload("small", &[1.5; 260], &[260]).unwrap();
+    let read_both = async || {
+        let mut batch = gpu.batch("profiled");
+        let first = ops::stream_read(&mut batch, &large, ops::ReadPattern::Chunked).unwrap();
+        batch.hold(first);
+        let second = ops::stream_read(&mut batch, &small, ops::ReadPattern::Chunked).unwrap();
+        batch.submit_and_read(&second).await.unwrap()
+    };
+    let plain = read_both().await;
+
+    gpu.start_profiling().unwrap();
+    assert_eq!(read_both().await, plain);
+    let mut batch = gpu.batch("over capacity");
+    let extra = 3;
+    for _ in 0..MAX_PROFILED_DISPATCHES as usize + extra {
+        let out = ops::stream_read(&mut batch, &small, ops::ReadPattern::Chunked).unwrap();
+        batch.hold(out);
+    }
+    batch.submit().await.unwrap();
+    let profile = gpu.finish_profiling().await.unwrap();
+
+    assert_eq!(profile.batches.len(), 2, "{profile:?}");
+    let timed = &profile.batches[0];
+    assert_eq!(timed.label, "profiled");
+    assert_eq!(timed.unprofiled, 0);
+    let kernels: Vec<_> = timed.dispatches.iter().map(|d| d.kernel).collect();
+    assert_eq!(kernels, ["stream_read", "stream_read"]);
+    let (large_read, small_read) = (&timed.dispatches[0], &timed.dispatches[1]);
+    assert_eq!(large_read.start_ns.min(small_read.start_ns), 0.0);
+    // 48 MiB against 1 KiB: the large read takes longer on any adapter.
+    assert!(large_read.duration_ns > small_read.duration_ns, "{timed:?}");
+    assert!(timed.span_ns() >= large_read.duration_ns);
+    assert_eq!(
+        timed.busy_ns(),
+        large_read.duration_ns + small_read.duration_ns
+    );
+    let full = &profile.batches[1];
+    assert_eq!(full.dispatches.len(), MAX_PROFILED_DISPATCHES as usize);
+    assert_eq!(full.unprofiled, extra);
+    let totals = profile.kernel_totals("profiled");
+    assert_eq!(totals.len(), 1);
+    assert_eq!((totals[0].kernel, totals[0].dispatches), ("stream_read", 2));
+
+    // Off again: nothing more is collected.
+    assert_eq!(read_both().await, plain);
+    assert!(gpu.finish_profiling().await.unwrap().batches.is_empty());
+});
+
 // Every kernel the matmul peak probe times computes the product (exactly: small integer inputs,
 // weights that decode to exactly them), and a run's FLOP/s figure is 2n³ per product over the
 // time.

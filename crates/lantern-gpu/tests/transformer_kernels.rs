@@ -705,7 +705,8 @@ gpu_test!(attention_rejects_inconsistent_shapes, |gpu| {
     let mut batch = gpu.batch("attention errors");
     let params = AttentionParams::new(0.125);
     let q = gpu.empty("q", &[2, 9, 64]).unwrap();
-    let cases: [(&str, lantern_gpu::Result<lantern_gpu::Tensor>); 5] = [
+    let odd_cache = KvCache::new(&gpu, 8, 3, 6).unwrap();
+    let cases: [(&str, lantern_gpu::Result<lantern_gpu::Tensor>); 6] = [
         (
             "past the cache",
             ops::attention(&mut batch, &q, &cache, 7, &params),
@@ -726,6 +727,16 @@ gpu_test!(attention_rejects_inconsistent_shapes, |gpu| {
                 &mut batch,
                 &gpu.empty("q", &[1, 9, 32]).unwrap(),
                 &cache,
+                0,
+                &params,
+            ),
+        ),
+        (
+            "4 at a time",
+            ops::attention(
+                &mut batch,
+                &gpu.empty("q", &[1, 9, 6]).unwrap(),
+                &odd_cache,
                 0,
                 &params,
             ),

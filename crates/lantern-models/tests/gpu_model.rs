@@ -2,7 +2,7 @@
 //! f32, f64 accumulation, written independently of the GPU code), on the real model files.
 //!
 //! Logits tolerance: max |gpu − reference| ≤ 1e-4 of the reference logits' spread (max − min),
-//! and the same argmax. Why that size: the GPU sums in f32 in its own order (tiled matmul,
+//! and the same argmax. Why that size: the GPU sums in f32 in its own order (split rows,
 //! split attention, fused norms) where the reference sums in f64, so each op is off by a few
 //! f32 roundings (~1e-7 relative), compounded over 30 (SmolLM2) or 18 (Gemma) layers. Measured
 //! on lavapipe: 1.4e-6 (SmolLM2) and 1.8e-6 (Gemma 3) of the spread; prefill vs one-by-one

@@ -180,8 +180,9 @@ gpu_test!(synthetic_llama_matches_the_reference, |gpu| {
     check_synthetic_llama(&gpu).await;
 });
 
-// The same with workgroups shaped as for a GPU: prefill through the tiled matrix-matrix kernel,
-// whose stacked outputs the attention inputs then read by row stride.
+// The same with workgroups shaped as for a GPU: products with lanes that reduce together, whose
+// stacked outputs the attention inputs then read by row stride, and attention split into small
+// chunks of keys and merged.
 gpu_test!(
     synthetic_llama_in_gpu_workgroups_matches_the_reference,
     |_gpu| {
