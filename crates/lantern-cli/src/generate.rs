@@ -17,7 +17,7 @@ use lantern_models::generate::{
 };
 use lantern_models::model::{GpuModel, ModelOptions};
 
-use crate::model_file::ModelFile;
+use crate::model_file;
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
@@ -87,7 +87,7 @@ pub(crate) async fn load<'g>(
     precision: Precision,
 ) -> Result<Loaded<'g>> {
     let started = Instant::now();
-    let (mut source, header) = ModelFile::open(path)?;
+    let (header, mut source) = model_file::open(path).await?;
     let tokenizer = Tokenizer::from_gguf(header.metadata())?;
     let options = ModelOptions {
         max_context,

@@ -1,10 +1,10 @@
 //! A model file arriving from JavaScript chunk by chunk: whatever `nextChunk()` resolves to
 //! (a `fetch` body, a `Blob`'s stream, the Cache API), copied into the wasm heap one chunk at a
-//! time, so the whole file is never held there. The header is parsed from the first chunks; the
-//! bytes are hashed as they pass when a checksum was given, and progress is reported per chunk.
+//! time, so the whole file is never held there. The header is parsed from the first chunks
+//! (`lantern_models::model::read_header`); the bytes are hashed as they pass when a checksum was
+//! given, and progress is reported per chunk.
 
 use js_sys::{Function, Promise, Uint8Array};
-use lantern_core::gguf::{GgufHeader, Parsed};
 use lantern_models::model::{ChunkSource, ModelError};
 use sha2::{Digest, Sha256};
 use wasm_bindgen::{JsCast, JsValue};
@@ -14,8 +14,6 @@ pub(crate) struct JsChunks {
     next_chunk: Function,
     on_progress: Option<Function>,
     total_bytes: Option<u64>,
-    /// Header bytes already read, handed out again first (the model loader skips them).
-    replay: Option<Vec<u8>>,
     received: u64,
     /// Received and handed to the loader, which has finished with every chunk before asking for
     /// the next: these bytes are on the GPU (or were skipped).
@@ -43,7 +41,6 @@ impl JsChunks {
             next_chunk,
             on_progress,
             total_bytes,
-            replay: None,
             received: 0,
             uploaded: 0,
             hash: expected_sha256.map(|hex| (Sha256::new(), hex.to_ascii_lowercase())),
@@ -98,34 +95,6 @@ impl JsChunks {
         }
     }
 
-    /// Reads until the GGUF header is complete and keeps its bytes to hand out again.
-    pub async fn read_header(&mut self) -> Result<GgufHeader, ModelError> {
-        let mut prefix = Vec::new();
-        loop {
-            let parsed = match self.total_bytes {
-                Some(total) => GgufHeader::parse_with_file_size(&prefix, total)?,
-                None => GgufHeader::parse(&prefix)?,
-            };
-            match parsed {
-                Parsed::Complete(header) => {
-                    self.replay = Some(prefix);
-                    return Ok(*header);
-                }
-                Parsed::NeedMoreBytes { at_least } => {
-                    while (prefix.len() as u64) < at_least {
-                        let Some(chunk) = self.pull().await? else {
-                            return Err(ModelError::Source(format!(
-                                "the file ended inside its GGUF header, after {} bytes",
-                                prefix.len()
-                            )));
-                        };
-                        prefix.extend_from_slice(&chunk);
-                    }
-                }
-            }
-        }
-    }
-
     /// Reads what is left after the last tensor (hashing it) and checks the checksum.
     pub async fn finish(&mut self) -> Result<(), ModelError> {
         while self.next_chunk().await?.is_some() {}
@@ -150,9 +119,6 @@ impl JsChunks {
 impl ChunkSource for JsChunks {
     async fn next_chunk(&mut self) -> Result<Option<Vec<u8>>, ModelError> {
         self.uploaded = self.received;
-        if let Some(prefix) = self.replay.take() {
-            return Ok(Some(prefix));
-        }
         self.pull().await
     }
 }

@@ -11,7 +11,7 @@ use lantern_core::tokenizer::Tokenizer;
 use lantern_gpu::Gpu;
 use lantern_models::chat::ChatSession;
 use lantern_models::generate::{Chunk, Clock, GenerateOptions, generate};
-use lantern_models::model::{GpuModel, ModelOptions};
+use lantern_models::model::{GpuModel, ModelOptions, read_header};
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
@@ -169,13 +169,15 @@ impl TextModel {
             precision: params.precision()?,
             ..ModelOptions::default()
         };
-        let mut source = JsChunks::new(
+        let chunks = JsChunks::new(
             next_chunk,
             on_progress,
             params.total_bytes,
             params.sha256.clone(),
         );
-        let header = source.read_header().await.map_err(error)?;
+        let (header, mut source) = read_header(chunks, params.total_bytes)
+            .await
+            .map_err(error)?;
         let metadata = header.metadata();
         let tokenizer = Tokenizer::from_gguf(metadata).map_err(error)?;
         let chat = ChatTemplate::from_gguf(metadata)
@@ -185,7 +187,7 @@ impl TextModel {
         let model = GpuModel::from_stream(gpu.clone(), &header, &mut source, &options)
             .await
             .map_err(error)?;
-        source.finish().await.map_err(error)?;
+        source.source_mut().finish().await.map_err(error)?;
         let config = model.config();
         let info = ModelInfo {
             architecture: config.architecture.gguf_name().to_owned(),

@@ -1,13 +1,15 @@
 //! The GPU decoder: Llama (SmolLM2) and Gemma 3 from one implementation driven by
 //! [`ModelConfig`], the same math as [`crate::reference`] on `lantern-gpu`'s kernels.
 //!
-//! - [`weights`]: GGUF tensors streamed into quantized GPU matrices (no dequantized copies).
+//! - [`weights`]: GGUF tensors streamed into quantized GPU matrices (no dequantized copies), from
+//!   any [`ChunkSource`] (`chunks`, where [`read_header`] parses a file's header first).
 //! - `forward`: one forward pass recorded into one batch; [`GpuModel`] submits it once and reads
 //!   back the last position's logits, or only their top k (selected on the GPU).
 //!
 //! [`GpuModel`] owns its KV caches (allocated once at load, for [`ModelOptions::max_context`]
 //! positions) and implements [`LanguageModel`], so it runs through the shared generation loop.
 
+mod chunks;
 mod forward;
 pub mod weights;
 
@@ -21,8 +23,9 @@ use lantern_gpu::{Batch, Gpu, GpuError, Precision, Tensor};
 use thiserror::Error;
 
 use crate::generate::{GenerateError, LanguageModel};
+pub use chunks::{ChunkSource, HeaderFirst, SliceChunks, read_header};
 use forward::Plan;
-pub use weights::{ChunkSource, SliceChunks, weight_format};
+pub use weights::weight_format;
 
 #[derive(Debug, Error)]
 #[non_exhaustive]

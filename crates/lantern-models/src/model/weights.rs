@@ -9,7 +9,6 @@
 
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
-use std::future::Future;
 
 use lantern_core::GgmlType;
 use lantern_core::config::ModelConfig;
@@ -17,6 +16,7 @@ use lantern_core::gguf::{GgufHeader, TensorStream};
 use lantern_gpu::quant::{MatrixWriter, QuantMatrix, WeightFormat};
 use lantern_gpu::{Gpu, Tensor};
 
+use super::chunks::ChunkSource;
 use super::{ModelError, Result};
 
 /// The weight format the GPU kernels read for a GGUF tensor type, or `None` when they have no
@@ -33,38 +33,6 @@ pub fn weight_format(ty: GgmlType) -> Option<WeightFormat> {
         GgmlType::Q6_K => WeightFormat::Q6_K,
         _ => return None,
     })
-}
-
-/// Where a file's bytes come from, chunk by chunk, in file order.
-pub trait ChunkSource {
-    /// The next chunk, or `None` at the end of the file.
-    fn next_chunk(&mut self) -> impl Future<Output = Result<Option<Vec<u8>>>>;
-}
-
-/// A file already in memory, handed out in chunks (as a download would arrive).
-pub struct SliceChunks<'a> {
-    rest: &'a [u8],
-    chunk: usize,
-}
-
-impl<'a> SliceChunks<'a> {
-    pub fn new(bytes: &'a [u8], chunk: usize) -> Self {
-        SliceChunks {
-            rest: bytes,
-            chunk: chunk.max(1),
-        }
-    }
-}
-
-impl ChunkSource for SliceChunks<'_> {
-    async fn next_chunk(&mut self) -> Result<Option<Vec<u8>>> {
-        if self.rest.is_empty() {
-            return Ok(None);
-        }
-        let (chunk, rest) = self.rest.split_at(self.chunk.min(self.rest.len()));
-        self.rest = rest;
-        Ok(Some(chunk.to_vec()))
-    }
 }
 
 pub(super) struct Layer {
