@@ -28,6 +28,19 @@ export interface KernelCheck {
   passed: boolean;
 }
 
+/** What `Lantern.measureRooflines` measured on this device. */
+export interface Rooflines {
+  /** Streaming bandwidth: the best of three probes over a buffer of `probeBufferBytes`. */
+  bandwidthGbPerSecond: number;
+  probeBufferBytes: number;
+  probePattern: 'Interleaved' | 'Chunked';
+  /** The fastest 1024² matrix product among Lantern's kernels (multiply-adds count twice). */
+  matmulPeakGflops: number;
+  matmulPeakKernel: string;
+  /** What one more kernel dispatch costs a submission. */
+  dispatchMicroseconds: number;
+}
+
 export interface SelfCheckReport {
   passed: boolean;
   checks: KernelCheck[];
@@ -73,6 +86,8 @@ export interface ModelInfo {
   kvCacheBytes: number;
   /** Weight bytes each decoded token reads. */
   decodeBytesPerToken: number;
+  /** Kernel dispatches each decode step records. */
+  decodeDispatches: number;
   fileBytes: number;
   loadMs: number;
   canChat: boolean;
@@ -202,6 +217,8 @@ export declare class TextModel {
     };
   };
   tokenize(text: string): Promise<number[]>;
+  /** Multiply-adds a prompt of `tokens` tokens takes (for setting prefill speed against a peak). */
+  promptMultiplyAdds(tokens: number): Promise<number>;
   /** Frees the model's GPU memory. */
   unload(): Promise<void>;
 }
@@ -221,6 +238,8 @@ export declare class Lantern {
   readonly browserAdapter: string;
   /** Runs every GPU kernel against its CPU reference on this device. */
   selfCheck(): Promise<SelfCheckReport>;
+  /** Measures streaming bandwidth, the matrix-product peak and the cost of a dispatch (seconds). */
+  measureRooflines(dispatches?: number): Promise<Rooflines>;
   /** Loads a GGUF text model from a URL (cached by the browser), a Blob/File or bytes. */
   loadText(source: string | URL | Blob | ArrayBuffer | Uint8Array, options?: LoadOptions): Promise<TextModel>;
   memory(): Promise<{ gpuBytesCreated: number }>;

@@ -196,6 +196,11 @@ export class TextModel {
     return this.client.call('tokenize', { modelId: this.modelId, text });
   }
 
+  /** Multiply-adds a prompt of `tokens` tokens takes (for setting prefill speed against a peak). */
+  promptMultiplyAdds(tokens) {
+    return this.client.call('promptMultiplyAdds', { modelId: this.modelId, tokens });
+  }
+
   /** Frees the model's GPU memory. */
   unload() {
     return this.client.call('unload', { modelId: this.modelId });
@@ -261,6 +266,15 @@ export class Lantern {
   /** Runs every GPU kernel against its CPU reference on this device. */
   selfCheck() {
     return this.client.call('selfCheck');
+  }
+
+  /**
+   * Measures this device's rooflines for a benchmark report: streaming bandwidth, the fastest
+   * 1024² matrix product among Lantern's kernels, and what one more kernel dispatch costs
+   * (measured on `dispatches` of them, default 256). Takes seconds; run it between generations.
+   */
+  measureRooflines(dispatches = 256) {
+    return this.client.call('measureRooflines', { dispatches });
   }
 
   /**

@@ -79,6 +79,9 @@ const ops = {
   async selfCheck() {
     return (await openEngine()).selfCheck();
   },
+  async measureRooflines({ dispatches }) {
+    return (await openEngine()).measureRooflines(dispatches);
+  },
   async load({ id, source, options }) {
     const e = await openEngine();
     const input = await openSource(source, options, {
@@ -110,6 +113,9 @@ const ops = {
   },
   async tokenize({ modelId, text }) {
     return Array.from(model(modelId).tokenize(text));
+  },
+  async promptMultiplyAdds({ modelId, tokens }) {
+    return model(modelId).promptMultiplyAdds(tokens);
   },
   async unload({ modelId }) {
     const m = models.get(modelId);

@@ -119,6 +119,11 @@ if (!argv.includes('--no-browser')) {
       before_load_bytes: b.memory_before_load_bytes,
       lantern_over_this: b.lantern_over_this_decode,
       not_run: b.not_run,
+      roofline: b.decode_fraction_of_roofline,
+      prefill_roofline: b.prefill_fraction_of_matmul_peak,
+      dispatches: b.decode_dispatches_per_token,
+      dispatch_us: b.dispatch_microseconds,
+      dispatch_share: b.decode_dispatch_share,
     });
   }
 }

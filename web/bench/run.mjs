@@ -89,6 +89,9 @@ try {
         samples.get(p).push(s);
       }
     }
+    // Lantern's per-token work, for its roofline columns (outside the memory sampler).
+    const lanternPage = running.find((p) => p.name === 'lantern');
+    const work = lanternPage && (await lanternPage.page.evaluate((n) => window.bench.work(n), samples.get(lanternPage)[0].promptTokens));
     for (const p of pages) {
       const row = { model: basename(file), engine: p.name, adapter: p.adapter, chromium: p.chromium };
       if (p.missing) {
@@ -112,7 +115,26 @@ try {
         decode_tokens_per_second_runs: decode,
         peak_memory_bytes: p.memory?.peak,
         memory_before_load_bytes: before.get(p),
+        ...(p.name === 'lantern' ? { work } : {}),
       });
+    }
+  }
+  // The rooflines Lantern's rows are set against: measured once, after every run and outside
+  // the memory sampler (the probe's buffer would count in the peak otherwise).
+  const lanternPage = running.find((p) => p.name === 'lantern');
+  if (lanternPage) {
+    log("Lantern: measuring the adapter's rooflines…");
+    const dispatches = results.find((r) => r.work)?.work.decodeDispatches ?? 256;
+    const rooflines = await lanternPage.page.evaluate((n) => window.bench.rooflines(n), dispatches);
+    for (const r of results.filter((r) => r.work)) {
+      const { promptMultiplyAdds, decodeBytesPerToken, decodeDispatches } = r.work;
+      r.rooflines = rooflines;
+      r.decode_fraction_of_roofline = (r.decode_tokens_per_second * decodeBytesPerToken) / 1e9 / rooflines.bandwidthGbPerSecond;
+      r.prefill_gflops = (2 * promptMultiplyAdds * r.prefill_tokens_per_second) / r.prompt_tokens / 1e9;
+      r.prefill_fraction_of_matmul_peak = r.prefill_gflops / rooflines.matmulPeakGflops;
+      r.decode_dispatches_per_token = decodeDispatches;
+      r.dispatch_microseconds = rooflines.dispatchMicroseconds;
+      r.decode_dispatch_share = (decodeDispatches * rooflines.dispatchMicroseconds * r.decode_tokens_per_second) / 1e6;
     }
   }
 } finally {
@@ -132,13 +154,18 @@ if (json) {
 } else {
   const ratio = (x) => (x === undefined ? '' : `${x.toFixed(2)}×`);
   const mib = (b) => (b === undefined ? '—' : `${Math.round(b / 2 ** 20)} MiB`);
-  console.log('| model | engine | load (× fetch) | time to first token | prefill tok/s | decode tok/s | peak memory (before load) | Lantern / this, decode |');
-  console.log('|---|---|---:|---:|---:|---:|---:|---:|');
+  const percent = (x) => (x === undefined ? '' : `${Math.round(x * 100)}%`);
+  const rooflines = (r) =>
+    r.rooflines
+      ? `${percent(r.prefill_fraction_of_matmul_peak)} of ${r.rooflines.matmulPeakGflops.toFixed(1)} GFLOP/s | ${percent(r.decode_fraction_of_roofline)} of ${r.rooflines.bandwidthGbPerSecond.toFixed(1)} GB/s | ${r.decode_dispatches_per_token} × ${r.dispatch_microseconds.toFixed(0)} µs (${percent(r.decode_dispatch_share)})`
+      : ' | | ';
+  console.log('| model | engine | load (× fetch) | time to first token | prefill tok/s | decode tok/s | peak memory (before load) | prefill / matmul peak | decode / bandwidth roofline | dispatches per token × cost (share of decode) | Lantern / this, decode |');
+  console.log('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const r of results) {
     if (r.not_run) {
-      console.log(`| ${r.model} | ${r.engine} | not run: ${r.not_run} | | | | | |`);
+      console.log(`| ${r.model} | ${r.engine} | not run: ${r.not_run} | | | | | | | | |`);
       continue;
     }
-    console.log(`| ${r.model} | ${r.engine} | ${(r.load_ms / 1e3).toFixed(2)} s (${r.load_over_fetch.toFixed(2)}×) | ${(r.time_to_first_token_ms / 1e3).toFixed(1)} s (${r.prompt_tokens} tokens) | ${r.prefill_tokens_per_second.toFixed(2)} | ${r.decode_tokens_per_second.toFixed(2)} | ${mib(r.peak_memory_bytes)} (${mib(r.memory_before_load_bytes)}) | ${ratio(r.lantern_over_this_decode)} |`);
+    console.log(`| ${r.model} | ${r.engine} | ${(r.load_ms / 1e3).toFixed(2)} s (${r.load_over_fetch.toFixed(2)}×) | ${(r.time_to_first_token_ms / 1e3).toFixed(1)} s (${r.prompt_tokens} tokens) | ${r.prefill_tokens_per_second.toFixed(2)} | ${r.decode_tokens_per_second.toFixed(2)} | ${mib(r.peak_memory_bytes)} (${mib(r.memory_before_load_bytes)}) | ${rooflines(r)} | ${ratio(r.lantern_over_this_decode)} |`);
   }
 }

@@ -1,7 +1,8 @@
 // The npm package (pkg/) imported by a plain page with no bundler, driven through its API in
 // headless Chromium: greedy tokens equal the native CLI's, the OpenAI-shaped chat streams, seeds
 // repeat, AbortSignal stops, and bad input (truncated, corrupt, not a model, missing, a full
-// cache quota, a lost device) gives clear errors after which loading works again.
+// cache quota, a lost device) gives clear errors after which loading works again; a model's
+// per-token work and the device's rooflines come back as the native counts have them.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, openSync, readSync, closeSync, writeFileSync, copyFileSync } from 'node:fs';
@@ -162,4 +163,24 @@ test('after the device is lost, generation fails clearly and a new load works', 
   });
   assert.match(outcome.failure, /lost|destroyed/i);
   assert.match(outcome.after, /Paris/);
+});
+
+test("a model's per-token work and the device's rooflines, as a benchmark sets speeds against them", { timeout: GENERATION_TIMEOUT }, async () => {
+  const { macs, info, rooflines } = await page.evaluate(async () => ({
+    macs: await window.model.promptMultiplyAdds(4),
+    info: window.model.info,
+    rooflines: await window.engine.measureRooflines(window.model.info.decodeDispatches),
+  }));
+  // SmolLM2: 30 layers of 2·576² + 2·192·576 + 3·576·1536 multiply-adds per token, causal
+  // attention over 1 + 2 + 3 + 4 keys (9 heads of 64), the tied output projection once.
+  const layer = 2 * 576 * 576 + 2 * 192 * 576 + 3 * 576 * 1536;
+  assert.equal(macs, 4 * 30 * layer + 30 * 2 * 9 * 64 * (1 + 2 + 3 + 4) + 49152 * 576);
+  // Its Q4_1 matrices (20 bytes per 32 values) and Q8_0 output projection (34 per 32), repacked.
+  const gguf = (30 * layer * 20) / 32 + (49152 * 576 * 34) / 32;
+  assert.ok(info.decodeBytesPerToken >= gguf && info.decodeBytesPerToken <= 1.1 * gguf, `${info.decodeBytesPerToken}`);
+  assert.ok(info.decodeDispatches >= 30 * 8, `${info.decodeDispatches}`);
+  assert.ok(rooflines.bandwidthGbPerSecond > 0 && rooflines.matmulPeakGflops > 0, JSON.stringify(rooflines));
+  assert.ok(rooflines.dispatchMicroseconds >= 0, JSON.stringify(rooflines));
+  assert.ok(['Interleaved', 'Chunked'].includes(rooflines.probePattern), rooflines.probePattern);
+  assert.ok(rooflines.probeBufferBytes > 0 && rooflines.probeBufferBytes <= 256 * 2 ** 20, `${rooflines.probeBufferBytes}`);
 });

@@ -306,21 +306,16 @@ pub async fn run_bench(
     let peak_rss = peak_rss_bytes();
     let bytes = loaded.model.decode_weight_bytes();
     let weight_gbps = bytes as f64 * decode_median / 1e9;
-    // The roofline: what this adapter streams at best, measured on a buffer as large as the
-    // binding limit allows (up to 256 MiB), read as often in one submission as 100 ms take; the
-    // best of three such runs, since a roofline is a maximum and a shared machine only ever slows a run down.
+    // The rooflines: what this adapter streams at best (decode's bytes per second are set
+    // against it), what one more dispatch costs, and the fastest of Lantern's matrix products
+    // (prefill's multiply-adds per second are set against it).
     let clock = SystemClock::default();
-    let mut probe: Option<lantern_gpu::bandwidth::Bandwidth> = None;
-    for _ in 0..3 {
-        let run =
-            lantern_gpu::bandwidth::measure(&gpu, 256 << 20, 100.0, || clock.now_ms()).await?;
-        if probe.is_none_or(|best| run.gigabytes_per_second() > best.gigabytes_per_second()) {
-            probe = Some(run);
-        }
-    }
-    let probe = probe.expect("three runs");
-    let dispatch_ms =
-        lantern_gpu::bandwidth::dispatch_cost(&gpu, dispatches, || clock.now_ms()).await?;
+    let rooflines = lantern_gpu::roofline::measure(&gpu, dispatches, || clock.now_ms()).await?;
+    let (probe, peak, dispatch_ms) = (
+        rooflines.bandwidth,
+        rooflines.matmul_peak,
+        rooflines.dispatch_ms,
+    );
     // The share of a decode step that its dispatches' fixed cost alone accounts for.
     let dispatch_share = if decode_median > 0.0 {
         dispatches as f64 * dispatch_ms * decode_median / 1e3
@@ -333,11 +328,6 @@ pub async fn run_bench(
     } else {
         0.0
     };
-    // The arithmetic roofline: the fastest of Lantern's matrix products on this adapter (1024²,
-    // the size of a prompt's larger products), against which prefill's multiply-adds per second
-    // are set.
-    let peak =
-        lantern_gpu::matmul_peak::measure(&gpu, MATMUL_PEAK_N, 200.0, || clock.now_ms()).await?;
     let prompt_macs = loaded.model.prompt_multiply_adds(ids.len());
     let prefill_gflops = 2.0 * prompt_macs as f64 * prefill_median / ids.len() as f64 / 1e9;
     let prefill_fraction = if peak.gigaflops() > 0.0 {
@@ -419,10 +409,6 @@ pub async fn run_bench(
     }
     Ok(())
 }
-
-/// The side of the matmul peak probe's square matrices: large enough to be compute-bound on any
-/// adapter, 4 MiB each.
-const MATMUL_PEAK_N: usize = 1024;
 
 /// The middle value (the mean of the two middle ones for an even count); 0 for none.
 fn median(values: &[f64]) -> f64 {

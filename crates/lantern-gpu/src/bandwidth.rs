@@ -36,11 +36,13 @@ impl Bandwidth {
 /// `min_ms`, so that the submission's and the readback's fixed costs are small beside the reads
 /// on a fast GPU too (an H200 streams 256 MiB in about 60 µs; lavapipe takes 40 ms). One untimed
 /// read per pattern first compiles its pipeline and warms the caches of the memory system's page
-/// tables.
+/// tables. All of this `runs` times over one upload of the buffer, keeping the fastest run: a
+/// roofline is a maximum, and a shared machine only ever slows a run down.
 pub async fn measure(
     gpu: &Gpu,
     max_bytes: u64,
     min_ms: f64,
+    runs: u32,
     now_ms: impl Fn() -> f64,
 ) -> Result<Bandwidth> {
     let limit = gpu.limits().max_storage_buffer_binding_size;
@@ -52,7 +54,8 @@ pub async fn measure(
     drop(data);
 
     let mut best: Option<Bandwidth> = None;
-    for pattern in ReadPattern::ALL {
+    let patterns = (0..runs.max(1)).flat_map(|_| ReadPattern::ALL);
+    for pattern in patterns {
         let mut warm_up = gpu.batch("bandwidth warm-up");
         let out = stream_read(&mut warm_up, &buffer, pattern)?;
         warm_up.submit_and_read(&out).await?;

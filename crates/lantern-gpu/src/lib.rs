@@ -20,6 +20,7 @@ pub mod profile;
 pub mod quant;
 mod readback;
 pub mod reference;
+pub mod roofline;
 pub mod selfcheck;
 pub mod tensor;
 pub mod testing;

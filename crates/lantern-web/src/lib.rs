@@ -29,6 +29,18 @@ pub(crate) fn to_js<T: Serialize>(value: &T) -> JsResult<JsValue> {
         .map_err(error)
 }
 
+/// What [`Engine::measure_rooflines`] resolves to.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RooflineReport {
+    bandwidth_gb_per_second: f64,
+    probe_buffer_bytes: u64,
+    probe_pattern: String,
+    matmul_peak_gflops: f64,
+    matmul_peak_kernel: String,
+    dispatch_microseconds: f64,
+}
+
 /// A WebGPU device with Lantern's buffer pool and compiled kernels.
 #[wasm_bindgen]
 pub struct Engine {
@@ -57,6 +69,29 @@ impl Engine {
         future_to_promise(async move {
             let report = lantern_gpu::selfcheck::run(&gpu).await.map_err(error)?;
             Ok(to_js(&report)?)
+        })
+    }
+
+    /// Measures this device's rooflines for a benchmark report: `{ bandwidthGbPerSecond,
+    /// probeBufferBytes, probePattern, matmulPeakGflops, matmulPeakKernel, dispatchMicroseconds }`
+    /// (streaming bandwidth over a buffer of up to 256 MiB, the fastest 1024² matrix product among
+    /// Lantern's kernels, and what one more dispatch costs, measured on `dispatches` of them).
+    /// Takes seconds; run it between generations.
+    #[wasm_bindgen(js_name = measureRooflines)]
+    pub fn measure_rooflines(&self, dispatches: usize) -> Promise {
+        let gpu = self.gpu.clone();
+        future_to_promise(async move {
+            let r = lantern_gpu::roofline::measure(&gpu, dispatches, text_model::performance_now)
+                .await
+                .map_err(error)?;
+            Ok(to_js(&RooflineReport {
+                bandwidth_gb_per_second: r.bandwidth.gigabytes_per_second(),
+                probe_buffer_bytes: r.bandwidth.buffer_bytes,
+                probe_pattern: format!("{:?}", r.bandwidth.pattern),
+                matmul_peak_gflops: r.matmul_peak.gigaflops(),
+                matmul_peak_kernel: format!("{:?}", r.matmul_peak.kernel),
+                dispatch_microseconds: r.dispatch_ms * 1e3,
+            })?)
         })
     }
 

@@ -24,7 +24,7 @@ use crate::{JsResult, error, to_js};
 extern "C" {
     /// `performance.now()`, in a window and in a worker alike.
     #[wasm_bindgen(js_namespace = performance, js_name = now)]
-    fn performance_now() -> f64;
+    pub(crate) fn performance_now() -> f64;
 }
 
 struct PerformanceClock;
@@ -61,6 +61,8 @@ struct ModelInfo {
     kv_cache_bytes: u64,
     /// Weight bytes one decoded token reads.
     decode_bytes_per_token: u64,
+    /// Kernel dispatches one decode step records.
+    decode_dispatches: usize,
     file_bytes: u64,
     load_ms: f64,
     can_chat: bool,
@@ -201,6 +203,7 @@ impl TextModel {
             weight_bytes: model.weight_bytes(),
             kv_cache_bytes: model.cache_bytes(),
             decode_bytes_per_token: model.decode_weight_bytes(),
+            decode_dispatches: model.decode_dispatches().map_err(error)?,
             file_bytes: header.required_file_size(),
             load_ms: performance_now() - started,
             can_chat: chat.is_ok(),
@@ -240,6 +243,15 @@ impl TextModel {
     /// Architecture, sizes, context, precision and GPU memory of the model.
     pub fn info(&self) -> JsResult<JsValue> {
         to_js(&self.info)
+    }
+
+    /// Multiply-adds a prompt of `tokens` tokens takes (every layer's matrices per token, causal
+    /// attention, the output projection once): what a benchmark sets prefill speed against the
+    /// matrix-product peak with.
+    #[wasm_bindgen(js_name = promptMultiplyAdds)]
+    pub fn prompt_multiply_adds(&self, tokens: usize) -> JsResult<f64> {
+        let mut lent = Lent::take(&self.slot)?;
+        Ok(lent.get().model.prompt_multiply_adds(tokens) as f64)
     }
 
     /// Token ids of `text` (BOS added when the model wants one, special tokens as plain text).
