@@ -6,6 +6,7 @@
 use crate::device::Gpu;
 use crate::error::Result;
 use crate::ops::{ReadPattern, stream_read};
+use crate::roofline::time_growing;
 
 /// What the probe measured.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -33,8 +34,7 @@ impl Bandwidth {
 /// [`ReadPattern`], timed with `now_ms` (a monotonic clock in milliseconds: `Instant` natively,
 /// `performance.now()` in a browser), and returns the faster pattern's run: a roofline is what
 /// the adapter streams at best. One submission holds 4, 16, 64, … reads until one takes at least
-/// `min_ms`, so that the submission's and the readback's fixed costs are small beside the reads
-/// on a fast GPU too (an H200 streams 256 MiB in about 60 µs; lavapipe takes 40 ms). One untimed
+/// `min_ms` ([`time_growing`]: an H200 streams 256 MiB in about 60 µs, lavapipe takes 40 ms). One untimed
 /// read per pattern first compiles its pipeline and warms the caches of the memory system's page
 /// tables. All of this `runs` times over one upload of the buffer, keeping the fastest run: a
 /// roofline is a maximum, and a shared machine only ever slows a run down.
@@ -60,27 +60,23 @@ pub async fn measure(
         let out = stream_read(&mut warm_up, &buffer, pattern)?;
         warm_up.submit_and_read(&out).await?;
 
-        let mut reads = 4;
-        let run = loop {
-            let started = now_ms();
+        let (_, reads, milliseconds) = time_growing(4, MAX_READS, min_ms, &now_ms, async |reads| {
             let mut batch = gpu.batch("bandwidth probe");
             for _ in 1..reads {
-                // Held until the submission, so no later dispatch in this batch gets the same buffer.
+                // Held until the submission, so no later dispatch in this batch gets the
+                // same buffer.
                 let out = stream_read(&mut batch, &buffer, pattern)?;
                 batch.hold(out);
             }
             let out = stream_read(&mut batch, &buffer, pattern)?;
-            batch.submit_and_read(&out).await?;
-            let run = Bandwidth {
-                buffer_bytes: bytes,
-                reads,
-                milliseconds: now_ms() - started,
-                pattern,
-            };
-            if run.milliseconds >= min_ms || reads >= MAX_READS {
-                break run;
-            }
-            reads *= 4;
+            batch.submit_and_read(&out).await
+        })
+        .await?;
+        let run = Bandwidth {
+            buffer_bytes: bytes,
+            reads,
+            milliseconds,
+            pattern,
         };
         if best.is_none_or(|b| run.gigabytes_per_second() > b.gigabytes_per_second()) {
             best = Some(run);

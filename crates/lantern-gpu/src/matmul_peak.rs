@@ -9,6 +9,7 @@ use crate::error::Result;
 use crate::kernel::Precision;
 use crate::ops::{MatmulTiling, matmul_tiled, quant_matmul, quant_matvec};
 use crate::quant::{QuantMatrix, WeightFormat};
+use crate::roofline::time_growing;
 use crate::tensor::Tensor;
 
 /// One timed run of one kernel; [`measure`] returns the fastest.
@@ -140,8 +141,7 @@ const MAX_PRODUCTS: u32 = 1024;
 
 /// Times `kernel` on `operands` with `now_ms` (a monotonic clock in milliseconds): after one
 /// untimed product that compiles the pipeline, one submission of 1, 4, 16, … products until one
-/// takes at least `min_ms` (so that submission and readback are small beside the work even on a
-/// fast GPU). Returns that run and the product it computed (row-major), for checking; an error
+/// takes at least `min_ms` ([`time_growing`]). Returns that run and the product it computed (row-major), for checking; an error
 /// when the kernel cannot run here (a tiling beyond the device's limits).
 pub async fn time_kernel(
     gpu: &Gpu,
@@ -154,29 +154,26 @@ pub async fn time_kernel(
     let c = operands.record(&mut warm_up, kernel)?;
     warm_up.submit_and_read(&c).await?;
 
-    let mut products = 1;
-    loop {
-        let started = now_ms();
-        let mut batch = gpu.batch("matmul peak");
-        for _ in 1..products {
-            // Each product overwrites the last one's (pooled) output: the probe times the
-            // arithmetic, not the memory a batch of outputs would take.
-            drop(operands.record(&mut batch, kernel)?);
-        }
-        let c = operands.record(&mut batch, kernel)?;
-        // The whole product comes back: an n² copy, small beside the n³ work timed with it.
-        let values = batch.submit_and_read(&c).await?;
-        let run = MatmulPeak {
-            n: operands.n,
-            products,
-            milliseconds: now_ms() - started,
-            kernel,
-        };
-        if run.milliseconds >= min_ms || products >= MAX_PRODUCTS {
-            return Ok((run, values));
-        }
-        products *= 4;
-    }
+    let (values, products, milliseconds) =
+        time_growing(1, MAX_PRODUCTS, min_ms, &now_ms, async |products| {
+            let mut batch = gpu.batch("matmul peak");
+            for _ in 1..products {
+                // Each product overwrites the last one's (pooled) output: the probe times the
+                // arithmetic, not the memory a batch of outputs would take.
+                drop(operands.record(&mut batch, kernel)?);
+            }
+            let c = operands.record(&mut batch, kernel)?;
+            // The whole product comes back: an n² copy, small beside the n³ work timed with it.
+            batch.submit_and_read(&c).await
+        })
+        .await?;
+    let run = MatmulPeak {
+        n: operands.n,
+        products,
+        milliseconds,
+        kernel,
+    };
+    Ok((run, values))
 }
 
 /// Times every kernel of [`candidates`] that this device can run on an n×n product (see

@@ -37,3 +37,27 @@ pub async fn measure(gpu: &Gpu, dispatches: usize, now_ms: impl Fn() -> f64) -> 
         dispatch_ms,
     })
 }
+
+/// Times `submit(count)` (recording `count` copies of some work into one submission and
+/// waiting for it) with `now_ms` for `count` = `first`, 4·`first`, 16·`first`, … until a
+/// submission takes at least `min_ms` or `count` reaches `max`: so that the submission's and the
+/// readback's fixed costs are small beside the work even on a fast GPU. Returns what the last
+/// submission returned, its count and its milliseconds.
+pub(crate) async fn time_growing<T>(
+    first: u32,
+    max: u32,
+    min_ms: f64,
+    now_ms: impl Fn() -> f64,
+    mut submit: impl AsyncFnMut(u32) -> Result<T>,
+) -> Result<(T, u32, f64)> {
+    let mut count = first.max(1);
+    loop {
+        let started = now_ms();
+        let value = submit(count).await?;
+        let milliseconds = now_ms() - started;
+        if milliseconds >= min_ms || count >= max {
+            return Ok((value, count, milliseconds));
+        }
+        count *= 4;
+    }
+}
