@@ -62,6 +62,7 @@ try {
     log(`Chromium ${chromium}: ${engine.name} on ${adapter.name || browserAdapter}${missing ? ` (not run: ${missing})` : ''}`);
   }
   const running = pages.filter((p) => !p.missing);
+  const lanternPage = running.find((p) => p.name === 'lantern');
   // Every call runs under the engine's memory sampler (when there is one).
   const call = (p, fn, ...args) => {
     const work = () => p.page.evaluate(([fn, args]) => window.bench[fn](...args), [fn, args]);
@@ -90,7 +91,6 @@ try {
       }
     }
     // Lantern's per-token work, for its roofline columns (outside the memory sampler).
-    const lanternPage = running.find((p) => p.name === 'lantern');
     const work = lanternPage && (await lanternPage.page.evaluate((n) => window.bench.work(n), samples.get(lanternPage)[0].promptTokens));
     for (const p of pages) {
       const row = { model: basename(file), engine: p.name, adapter: p.adapter, chromium: p.chromium };
@@ -121,7 +121,6 @@ try {
   }
   // The rooflines Lantern's rows are set against: measured once, after every run and outside
   // the memory sampler (the probe's buffer would count in the peak otherwise).
-  const lanternPage = running.find((p) => p.name === 'lantern');
   if (lanternPage) {
     log("Lantern: measuring the adapter's rooflines…");
     const dispatches = results.find((r) => r.work)?.work.decodeDispatches ?? 256;

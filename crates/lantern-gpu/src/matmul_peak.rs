@@ -40,10 +40,10 @@ pub enum PeakKernel {
     /// `matmul.wgsl` (f32 A·B) with this tiling.
     Dense(MatmulTiling),
     /// `quant_matvec.wgsl` with B transposed as weights of this format, several rows of A per
-    /// invocation: the product a CPU adapter's prefill runs.
+    /// invocation: the product prefill runs.
     WeightRows(WeightFormat),
-    /// `quant_matmul.wgsl`, the tiled product with B transposed as weights of this format: the
-    /// product a GPU's prefill runs.
+    /// `quant_matmul.wgsl`, the tiled product with B transposed as weights of this format (which
+    /// prefill ran on GPUs until the H200 showed it slower).
     WeightTiles(WeightFormat),
 }
 

@@ -51,8 +51,8 @@ impl std::fmt::Display for SelfCheckReport {
 const MATMUL_SHAPES: [(usize, usize, usize); 3] = [(1, 130, 67), (67, 129, 1), (70, 33, 100)];
 /// Softmax shapes (rows, cols): one value, a single wide row, many odd rows.
 const SOFTMAX_SHAPES: [(usize, usize); 3] = [(1, 1), (1, 1000), (37, 129)];
-/// The weight-matrix products (rows of X, weight rows, cols): decode's matrix-vector product
-/// and prefill's tiled product, on f32 "blocks" (the quantized decoders are format code that
+/// The weight-matrix products (rows of X, weight rows, cols): the matrix-vector product of
+/// decode and prefill and the tiled product of the matmul peak probe, on f32 "blocks" (the quantized decoders are format code that
 /// the kernel tests cover; this checks the products on the user's device), in f32 and, where
 /// the device has `shader-f16`, in f16.
 const QUANT_SHAPE: (usize, usize, usize) = (5, 67, 96);

@@ -1,4 +1,5 @@
-// Quantized matrix-matrix product for prefill: Y[M, rows] = X[M, cols] · Wᵀ, X and Y row-major f32,
+// Quantized matrix-matrix product (the matmul peak probe's; prefill runs quant_matvec.wgsl, which
+// was faster everywhere it was measured): Y[M, rows] = X[M, cols] · Wᵀ, X and Y row-major f32,
 // W quantized (quant_blocks.wgsl, prepended, decodes its blocks). One dispatch covers the rows of
 // one weight part, which are columns `col_offset ..` of Y.
 //

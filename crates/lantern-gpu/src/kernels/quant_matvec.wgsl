@@ -1,6 +1,6 @@
-// Quantized matrix-vector product for decode: y[t, row] = Σ_c W[row, c] · x[t, c], for the rows
-// of one weight part (quant_blocks.wgsl, prepended, decodes W's blocks in registers), and for
-// each of the m rows of x (m = 1 in decode).
+// Quantized matrix-vector product for decode and prefill: y[t, row] = Σ_c W[row, c] · x[t, c], for
+// the rows of one weight part (quant_blocks.wgsl, prepended, decodes W's blocks in registers), and
+// for each of the m rows of x (m = 1 in decode).
 //
 // A workgroup computes ROWS_PER_WG × ROWS_PER_THREAD rows with THREADS_PER_ROW invocations per
 // ROWS_PER_THREAD consecutive rows, for TOKENS rows of x: each weight unit is decoded once and
@@ -8,8 +8,9 @@
 // adapters; GPUs take 1). The invocations of a row take its 32-value units in turn (unit t, t + THREADS_PER_ROW, …), accumulate in f32, and
 // reduce their partial sums through workgroup memory in log2(THREADS_PER_ROW) steps. No subgroup
 // operations: WebGPU may lack them, and a row's reduction is a few steps out of hundreds of loads.
-// With THREADS_PER_ROW = 1 (CPU adapters) there is no barrier at all, which is why prefill there
-// uses this kernel with TOKENS > 1 rather than the tiled matrix-matrix one.
+// With THREADS_PER_ROW = 1 (CPU adapters) there is no barrier at all. Prefill uses this kernel with
+// TOKENS > 1 rather than the tiled matrix-matrix one, which was slower on CPU adapters and on an
+// H200 alike.
 // Specializable: THREADS_PER_ROW (a power of two), ROWS_PER_WG, ROWS_PER_THREAD, TOKENS, and the
 // format constants.
 //

@@ -1,4 +1,5 @@
-//! Launcher for `kernels/quant_matmul.wgsl`: Y = X·Wᵀ for a quantized weight matrix (prefill).
+//! Launcher for `kernels/quant_matmul.wgsl`: Y = X·Wᵀ for a quantized weight matrix, tiled (the
+//! matmul peak probe and the self-check run it; prefill runs `quant_matvec`, faster where measured).
 
 use crate::batch::Batch;
 use crate::error::{GpuError, Result};

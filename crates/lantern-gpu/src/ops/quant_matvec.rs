@@ -1,5 +1,5 @@
 //! Launcher for `kernels/quant_matvec.wgsl`: y = W·x for a quantized weight matrix (decode), or
-//! Y = X·Wᵀ one weight row per invocation (prefill on CPU adapters).
+//! Y = X·Wᵀ a few tokens per invocation (prefill, on every adapter).
 
 use crate::batch::Batch;
 use crate::device::Gpu;
@@ -117,7 +117,7 @@ impl MatvecShape {
 
 /// Records y = W·x computed in `precision` (f32 accumulation either way); `x` is `[cols]` or
 /// `[m, cols]`, y (from the pool) is `[rows]` or `[m, rows]` (for m > 1, the same as
-/// `quant_matmul`, which a GPU runs faster; a CPU adapter runs this one faster).
+/// `quant_matmul`, which ran slower on both CPU adapters and an H200: see the model's `linear`).
 pub fn quant_matvec(
     batch: &mut Batch<'_>,
     w: &QuantMatrix,
