@@ -1,6 +1,8 @@
 //! What recording one dispatch costs the CPU: batches of 300 near-empty dispatches (a decode
-//! step's count), timed from the batch's creation to the end of recording, before submission.
-//! A decode step cannot start on the GPU before it is recorded, so this is part of every token.
+//! step's count), timed from the batch's creation to the end of recording, and to the return of
+//! the submission (which ends the compute pass, finishes the command buffer and hands it to the
+//! driver: wgpu validates and translates the recorded commands there). A decode step cannot start
+//! on the GPU before then, so this is part of every token.
 //!
 //! `cargo run --release -p lantern-cli --example record_cost`
 
@@ -22,23 +24,32 @@ async fn run() {
         .expect("a GPU adapter");
     println!("adapter: {}", gpu.report().name);
     let buffer = gpu.upload("data", &[0.0; 64], &[64]).unwrap();
-    let mut per_dispatch = Vec::new();
+    let (mut recording, mut submitted) = (Vec::new(), Vec::new());
+    let per_dispatch = |since: Instant| since.elapsed().as_secs_f64() * 1e6 / DISPATCHES as f64;
     for _ in 0..BATCHES {
         let started = Instant::now();
         let mut batch = gpu.batch("record cost");
-        for _ in 1..DISPATCHES {
-            let out = stream_read(&mut batch, &buffer, ReadPattern::Chunked).unwrap();
-            batch.hold(out);
+        let mut outputs = Vec::with_capacity(DISPATCHES);
+        for _ in 0..DISPATCHES {
+            outputs.push(stream_read(&mut batch, &buffer, ReadPattern::Chunked).unwrap());
         }
-        let out = stream_read(&mut batch, &buffer, ReadPattern::Chunked).unwrap();
-        let recorded = started.elapsed();
-        batch.submit_and_read(&out).await.unwrap();
-        per_dispatch.push(recorded.as_secs_f64() * 1e6 / DISPATCHES as f64);
+        recording.push(per_dispatch(started));
+        batch.submit().await.unwrap();
+        submitted.push(per_dispatch(started));
+        // Waits for the GPU, so that batches do not queue up behind each other.
+        gpu.read(&outputs[0]).await.unwrap();
     }
-    per_dispatch.sort_by(f64::total_cmp);
+    for (what, mut figures) in [("recording", recording), ("to submission", submitted)] {
+        figures.sort_by(f64::total_cmp);
+        println!(
+            "{what}: {:.2} µs per dispatch (median of {BATCHES} batches of {DISPATCHES}; best {:.2})",
+            figures[BATCHES / 2],
+            figures[0]
+        );
+    }
+    let groups = gpu.bind_group_stats();
     println!(
-        "recording: {:.2} µs per dispatch (median of {BATCHES} batches of {DISPATCHES}; best {:.2})",
-        per_dispatch[BATCHES / 2],
-        per_dispatch[0]
+        "bind groups: {} created, {} reused",
+        groups.created, groups.reused
     );
 }

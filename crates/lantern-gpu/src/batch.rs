@@ -220,11 +220,9 @@ impl<'g> Batch<'g> {
                     }),
                 });
             }
-            let bind_group = gpu.device.create_bind_group(&wgpu::BindGroupDescriptor {
-                label: Some(kernel.name),
-                layout: &pipeline.get_bind_group_layout(0),
-                entries: &entries,
-            });
+            let bind_group =
+                gpu.bind_groups
+                    .get_or_create(&gpu.device, pipeline, kernel.name, &entries);
             let timestamp_writes = self.timestamps.as_mut().and_then(|t| t.next(kernel.name));
             let timed = timestamp_writes.is_some();
             if timed {
@@ -302,12 +300,16 @@ impl<'g> Batch<'g> {
             held,
             mut pending_errors,
             timestamps,
+            dispatches,
             ..
         } = self;
         let scopes = ErrorScopes::push(&gpu.device);
         let timestamps = timestamps.and_then(|t| t.resolve(gpu, label, &mut encoder));
         let uniforms = params.write(gpu);
         gpu.queue.submit([encoder.finish()]);
+        if dispatches > 0 {
+            gpu.bind_groups.end_batch();
+        }
         pending_errors.extend(scopes.pop());
         if let Some(timestamps) = timestamps {
             gpu.submitted(timestamps);

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde::Serialize;
 
+use crate::bind_groups::{BindGroupCache, BindGroupStats};
 use crate::error::{GpuError, Result};
 use crate::kernel::KernelCache;
 use crate::pool::BufferPool;
@@ -106,6 +107,7 @@ pub struct Gpu {
     pub(crate) limits: wgpu::Limits,
     pub(crate) pool: BufferPool,
     pub(crate) kernels: KernelCache,
+    pub(crate) bind_groups: BindGroupCache,
     lost: Arc<Mutex<Option<String>>>,
     cpu_workgroups: bool,
     /// Set while kernel times are collected (see [`Gpu::start_profiling`]).
@@ -212,6 +214,7 @@ impl Gpu {
             limits: required_limits,
             pool,
             kernels: KernelCache::default(),
+            bind_groups: BindGroupCache::default(),
             lost,
             cpu_workgroups,
             profiler: Mutex::new(None),
@@ -260,6 +263,24 @@ impl Gpu {
 
     pub fn pool(&self) -> &BufferPool {
         &self.pool
+    }
+
+    /// Returns every idle buffer to the device (after unloading a model): the cached bind groups
+    /// go first, since they hold buffers alive.
+    pub fn trim(&self) {
+        self.forget_bind_groups();
+        self.pool.trim();
+    }
+
+    /// Drops the cached bind groups (see [`BindGroupStats`]). Whoever frees long-lived buffers
+    /// (a model's weights, its KV cache) calls it, or the cache would keep them in memory.
+    pub fn forget_bind_groups(&self) {
+        self.bind_groups.clear();
+    }
+
+    /// How many bind groups were created and reused so far.
+    pub fn bind_group_stats(&self) -> BindGroupStats {
+        self.bind_groups.stats()
     }
 
     pub(crate) fn profiler(&self) -> MutexGuard<'_, Option<crate::profile::Profiler>> {

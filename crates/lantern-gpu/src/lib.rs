@@ -5,11 +5,13 @@
 //! - [`kernel`]: WGSL kernels live in `src/kernels/*.wgsl`; [`kernel::Specialization`] rewrites their
 //!   `const` declarations at pipeline-creation time (compile-time specialization), pipelines are cached.
 //! - [`Batch`]: records many dispatches into one command encoder and submits once; it can read a
-//!   tensor back in the same submission ([`Batch::submit_and_read`]).
+//!   tensor back in the same submission ([`Batch::submit_and_read`]). Bind groups are kept from
+//!   one batch to the next ([`BindGroupStats`]), so a decode step creates none after the first.
 //! - [`ops`]: typed launchers, one per kernel; [`reference`]: the CPU reference of every op.
 
 pub mod bandwidth;
 pub mod batch;
+mod bind_groups;
 pub mod device;
 pub mod error;
 pub mod kernel;
@@ -26,6 +28,7 @@ pub mod tensor;
 pub mod testing;
 
 pub use batch::Batch;
+pub use bind_groups::BindGroupStats;
 pub use device::{AdapterReport, Gpu, GpuOptions};
 pub use error::{GpuError, Result};
 pub use kernel::Precision;

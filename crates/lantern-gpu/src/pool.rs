@@ -3,8 +3,13 @@
 //!
 //! Reuse is safe across submissions because WebGPU executes queue operations in order: a buffer
 //! returned after one submission and rewritten for the next is never read by the earlier one.
+//!
+//! Of the free buffers of a class, the pool lends the first in a fixed order (wgpu's order of
+//! buffer handles), not the last returned: so the same sequence of requests, starting from the
+//! same free buffers, gets the same buffers whatever order they came back in. Each decode step
+//! then binds exactly what the step before bound, and the device's cached bind groups serve it.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
 use crate::error::{GpuError, Result};
@@ -20,7 +25,7 @@ pub const UNIFORM: wgpu::BufferUsages =
 pub const READBACK: wgpu::BufferUsages =
     wgpu::BufferUsages::MAP_READ.union(wgpu::BufferUsages::COPY_DST);
 
-type FreeLists = HashMap<(u64, wgpu::BufferUsages), Vec<wgpu::Buffer>>;
+type FreeLists = HashMap<(u64, wgpu::BufferUsages), BTreeSet<wgpu::Buffer>>;
 
 pub struct BufferPool {
     device: wgpu::Device,
@@ -77,7 +82,7 @@ impl Drop for PooledBuffer {
     fn drop(&mut self) {
         let key = (self.buffer.size(), self.usage);
         if let Ok(mut free) = self.home.lock() {
-            free.entry(key).or_default().push(self.buffer.clone());
+            free.entry(key).or_default().insert(self.buffer.clone());
         }
     }
 }
@@ -137,7 +142,7 @@ impl BufferPool {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .get_mut(&(class, usage))
-            .and_then(Vec::pop);
+            .and_then(BTreeSet::pop_first);
         let mut stats = self.stats.lock().unwrap_or_else(|p| p.into_inner());
         let buffer = match recycled {
             Some(buffer) => {
@@ -163,8 +168,8 @@ impl BufferPool {
         })
     }
 
-    /// Frees every idle buffer (for example after unloading a model).
-    pub fn trim(&self) {
+    /// Frees every idle buffer; [`crate::Gpu::trim`] calls it once no cached bind group holds them.
+    pub(crate) fn trim(&self) {
         let mut free = self.free.lock().unwrap_or_else(|p| p.into_inner());
         for buffer in free.drain().flat_map(|(_, v)| v) {
             buffer.destroy();

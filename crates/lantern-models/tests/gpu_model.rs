@@ -384,7 +384,8 @@ fn a_truncated_file_and_a_full_cache_are_clear_errors() {
 
 /// The resource rules: weights take at most 1.1× the GGUF's tensor bytes on the GPU (no
 /// dequantized copies), and once warm a decode step creates no buffer (everything comes back
-/// from the pool).
+/// from the pool) and no bind group (the device keeps those of the step before); dropping the
+/// model lets go of the bind groups that held its buffers.
 #[test]
 fn weights_stay_compact_and_decode_steps_allocate_nothing() {
     pollster::block_on(async {
@@ -407,6 +408,7 @@ fn weights_stay_compact_and_decode_steps_allocate_nothing() {
                 model.forward_tokens(&[token]).await.unwrap();
             }
             let warm = gpu.pool().stats().created;
+            let warm_groups = gpu.bind_group_stats();
             for token in 6..12 {
                 model.forward_tokens(&[token]).await.unwrap();
             }
@@ -414,6 +416,23 @@ fn weights_stay_compact_and_decode_steps_allocate_nothing() {
                 gpu.pool().stats().created,
                 warm,
                 "{name}: decode steps created buffers after warm-up"
+            );
+            let groups = gpu.bind_group_stats();
+            assert_eq!(
+                groups.created, warm_groups.created,
+                "{name}: decode steps created bind groups after warm-up"
+            );
+            let dispatches = model.decode_dispatches().unwrap() as u64;
+            assert!(
+                groups.reused >= warm_groups.reused + 6 * dispatches,
+                "{name}: 6 decode steps of {dispatches} dispatches reused {} bind groups",
+                groups.reused - warm_groups.reused
+            );
+            drop(model);
+            assert_eq!(
+                gpu.bind_group_stats().cached,
+                0,
+                "{name}: dropped model's groups kept"
             );
         }
     });

@@ -129,7 +129,7 @@ impl Drop for Lent {
 fn free(loaded: Loaded) {
     let gpu = loaded.model.gpu().clone();
     drop(loaded);
-    gpu.pool().trim();
+    gpu.trim();
 }
 
 /// A text model on the GPU. Generations on one model run one at a time.

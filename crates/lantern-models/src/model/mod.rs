@@ -315,6 +315,14 @@ impl<G: Deref<Target = Gpu>> GpuModel<G> {
     }
 }
 
+/// The device keeps bind groups from one step to the next, and they hold this model's weights and
+/// KV caches alive: they go with the model.
+impl<G: Deref<Target = Gpu>> Drop for GpuModel<G> {
+    fn drop(&mut self) {
+        self.gpu.forget_bind_groups();
+    }
+}
+
 impl<G: Deref<Target = Gpu>> LanguageModel for GpuModel<G> {
     fn context_length(&self) -> usize {
         self.max_context()
