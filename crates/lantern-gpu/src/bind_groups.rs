@@ -53,31 +53,40 @@ struct Key {
 }
 
 impl BindGroupCache {
-    /// The bind group of `pipeline`'s group 0 with `entries`, reused when one with the same
-    /// buffers and ranges was created before. Only buffer bindings are cached.
-    pub(crate) fn get_or_create(
+    /// The cached bind group of `pipeline` with `entries`, if one was created before.
+    pub(crate) fn get(
+        &self,
+        pipeline: &wgpu::ComputePipeline,
+        entries: &[wgpu::BindGroupEntry<'_>],
+    ) -> Option<wgpu::BindGroup> {
+        let key = key(pipeline, entries)?;
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let batch = state.batch;
+        let (group, used) = state.groups.get_mut(&key)?;
+        *used = batch;
+        let group = group.clone();
+        state.stats.reused += 1;
+        Some(group)
+    }
+
+    /// Creates the bind group of `pipeline`'s group 0 with `entries`, and caches it when all of
+    /// them are buffer bindings. Validation errors surface through the caller's error scope.
+    pub(crate) fn create(
         &self,
         device: &wgpu::Device,
         pipeline: &wgpu::ComputePipeline,
         label: &str,
         entries: &[wgpu::BindGroupEntry<'_>],
     ) -> wgpu::BindGroup {
-        let key = key(pipeline, entries);
-        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        let batch = state.batch;
-        if let Some((group, used)) = key.as_ref().and_then(|key| state.groups.get_mut(key)) {
-            *used = batch;
-            let group = group.clone();
-            state.stats.reused += 1;
-            return group;
-        }
         let group = device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some(label),
             layout: &pipeline.get_bind_group_layout(0),
             entries,
         });
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         state.stats.created += 1;
-        if let Some(key) = key {
+        if let Some(key) = key(pipeline, entries) {
+            let batch = state.batch;
             state.groups.insert(key, (group.clone(), batch));
         }
         group

@@ -192,6 +192,19 @@ pub(crate) struct KernelCache {
 }
 
 impl KernelCache {
+    /// The pipeline for `kernel` specialized by `spec` if it was compiled before.
+    pub(crate) fn cached(
+        &self,
+        kernel: &KernelSource,
+        spec: &Specialization,
+    ) -> Option<wgpu::ComputePipeline> {
+        self.pipelines
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&(kernel.name, spec.clone()))
+            .cloned()
+    }
+
     /// The pipeline for `kernel` specialized by `spec`, compiling it on first use. Compilation
     /// errors surface through the caller's error scope (see [`crate::Batch`]).
     pub(crate) fn pipeline(
@@ -200,15 +213,10 @@ impl KernelCache {
         kernel: &KernelSource,
         spec: &Specialization,
     ) -> Result<wgpu::ComputePipeline> {
-        let key = (kernel.name, spec.clone());
-        if let Some(p) = self
-            .pipelines
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&key)
-        {
-            return Ok(p.clone());
+        if let Some(pipeline) = self.cached(kernel, spec) {
+            return Ok(pipeline);
         }
+        let key = (kernel.name, spec.clone());
         let source = spec.apply(kernel)?;
         let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
             label: Some(kernel.name),

@@ -191,26 +191,44 @@ gpu_test!(oversized_tensor_is_refused_with_the_limit_named, |gpu| {
     assert!(matches!(err, GpuError::Shape(_)), "{err}");
 });
 
+// The second attempt finds the (invalid) pipeline and bind group cached and records without
+// error scopes of its own: the error must still surface, at the submission.
 gpu_test!(broken_kernel_source_is_an_error_not_a_crash, |gpu| {
     let broken = lantern_gpu::kernel::KernelSource {
         name: "broken",
         wgsl: "const N: u32 = 1u;\n@compute @workgroup_size(1) fn main() { let x: u32 = undefined_thing; }",
     };
-    let mut batch = gpu.batch("broken");
     let t = gpu.empty("t", &[4]).unwrap();
-    // Recording succeeds or fails cleanly; either way the error surfaces by the time it is submitted.
-    let recorded = batch.dispatch(
-        &broken,
-        &Specialization::new().u32("N", 2),
-        &[t.buffer()],
-        &[],
-        [1, 1, 1],
+    let groups_before = gpu.bind_group_stats();
+    for attempt in 1..=2 {
+        let mut batch = gpu.batch("broken");
+        // Recording succeeds or fails cleanly; either way the error surfaces by the time it is
+        // submitted.
+        let recorded = batch.dispatch(
+            &broken,
+            &Specialization::new().u32("N", 2),
+            &[t.buffer()],
+            &[],
+            [1, 1, 1],
+        );
+        let submitted = batch.submit().await;
+        assert!(
+            recorded.is_err() || submitted.is_err(),
+            "invalid WGSL went unnoticed (attempt {attempt})"
+        );
+    }
+    let groups = gpu.bind_group_stats();
+    assert_eq!(
+        (groups.created, groups.reused),
+        (groups_before.created + 1, groups_before.reused + 1),
+        "the second attempt reuses the first one's bind group"
     );
-    let submitted = batch.submit().await;
-    assert!(
-        recorded.is_err() || submitted.is_err(),
-        "invalid WGSL went unnoticed"
-    );
+    // The device still works.
+    let x = gpu.upload("x", &[1.0, 2.0], &[1, 2]).unwrap();
+    let mut batch = gpu.batch("after broken");
+    let y = ops::softmax(&mut batch, &x).unwrap();
+    let out = batch.submit_and_read(&y).await.unwrap();
+    assert!((out[0] + out[1] - 1.0).abs() < 1e-6, "{out:?}");
 });
 
 gpu_test!(self_check_passes, |gpu| {
