@@ -183,12 +183,11 @@ fn const_declaration(line: &str) -> Option<(&str, &str)> {
         .then_some((ident.trim(), ty.trim()))
 }
 
-type PipelineKey = (&'static str, Specialization);
-
-/// Compiled pipelines, one per (kernel, specialization).
+/// Compiled pipelines, one per (kernel, specialization): by kernel name, then specialization, so
+/// that the lookup each dispatch makes borrows the caller's specialization instead of cloning it.
 #[derive(Default)]
 pub(crate) struct KernelCache {
-    pipelines: Mutex<HashMap<PipelineKey, wgpu::ComputePipeline>>,
+    pipelines: Mutex<HashMap<&'static str, HashMap<Specialization, wgpu::ComputePipeline>>>,
 }
 
 impl KernelCache {
@@ -201,7 +200,8 @@ impl KernelCache {
         self.pipelines
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .get(&(kernel.name, spec.clone()))
+            .get(kernel.name)?
+            .get(spec)
             .cloned()
     }
 
@@ -216,7 +216,6 @@ impl KernelCache {
         if let Some(pipeline) = self.cached(kernel, spec) {
             return Ok(pipeline);
         }
-        let key = (kernel.name, spec.clone());
         let source = spec.apply(kernel)?;
         let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
             label: Some(kernel.name),
@@ -233,7 +232,9 @@ impl KernelCache {
         self.pipelines
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(key, pipeline.clone());
+            .entry(kernel.name)
+            .or_default()
+            .insert(spec.clone(), pipeline.clone());
         Ok(pipeline)
     }
 }
