@@ -243,7 +243,6 @@ impl<'g> Batch<'g> {
                 created?
             }
         };
-        drop(entries);
         let timestamp_writes = self.timestamps.as_mut().and_then(|t| t.next(kernel.name));
         let timed = timestamp_writes.is_some();
         if timed {
