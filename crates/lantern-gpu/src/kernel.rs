@@ -100,12 +100,13 @@ impl std::str::FromStr for Precision {
     }
 }
 
-/// Values for a kernel's specializable constants, as WGSL literals, and its arithmetic
-/// precision.
+/// Values for a kernel's specializable constants, as WGSL literals, its arithmetic precision,
+/// and which of its entry points runs.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Specialization {
     values: Vec<(&'static str, String)>,
     precision: Precision,
+    entry_point: Option<&'static str>,
 }
 
 impl Specialization {
@@ -132,6 +133,14 @@ impl Specialization {
     /// Computes in `precision` (the kernel must declare `alias real = f32;`).
     pub fn precision(mut self, precision: Precision) -> Self {
         self.precision = precision;
+        self
+    }
+
+    /// Runs the kernel's entry point `name` instead of `main`: for variants whose code must not
+    /// be in the compiled shader at all, even where it would never run (a barrier, for one, is
+    /// costly on CPU adapters wherever it stands).
+    pub fn entry_point(mut self, name: &'static str) -> Self {
+        self.entry_point = Some(name);
         self
     }
 
@@ -225,7 +234,7 @@ impl KernelCache {
             label: Some(kernel.name),
             layout: None,
             module: &module,
-            entry_point: Some("main"),
+            entry_point: Some(spec.entry_point.unwrap_or("main")),
             compilation_options: wgpu::PipelineCompilationOptions::default(),
             cache: None,
         });

@@ -106,7 +106,8 @@ gpu_test!(matvec_in_f16_matches_reference_for_every_format, |gpu| {
     }
 });
 
-// Other specializations of the same kernel: one invocation per row (no reduction), many
+// Other specializations of the same kernel: one invocation per row (no reduction: the entry
+// point without barriers, as on CPU adapters; the other shapes run `main`), many
 // invocations per row with a few rows per workgroup (a deep reduction, idle invocations), and
 // several rows per invocation (3 and 8: row counts that are not multiples, so the last
 // invocation's rows run past the end), with and without a reduction.

@@ -8,7 +8,8 @@
 // adapters; GPUs take 1). The invocations of a row take its 32-value units in turn (unit t, t + THREADS_PER_ROW, …), accumulate in f32, and
 // reduce their partial sums through workgroup memory in log2(THREADS_PER_ROW) steps. No subgroup
 // operations: WebGPU may lack them, and a row's reduction is a few steps out of hundreds of loads.
-// With THREADS_PER_ROW = 1 (CPU adapters) there is no barrier at all. Prefill uses this kernel with
+// With THREADS_PER_ROW = 1 (CPU adapters) the launcher picks the entry point `main_whole_rows`,
+// which has no reduction and no barrier. Prefill uses this kernel with
 // TOKENS > 1 rather than the tiled matrix-matrix one, which was slower on CPU adapters and on an
 // H200 alike.
 // Specializable: THREADS_PER_ROW (a power of two), ROWS_PER_WG, ROWS_PER_THREAD, TOKENS, and the
@@ -63,16 +64,27 @@ fn values(u: Unit, quants: vec4<u32>, j: u32) -> vec4<real> {
     return unit_values(u, j);
 }
 
-@compute @workgroup_size(WG_SIZE, 1, 1)
-fn main(
-    @builtin(workgroup_id) wg: vec3<u32>,
-    @builtin(num_workgroups) groups: vec3<u32>,
-    @builtin(local_invocation_index) li: u32,
-) {
-    let lane = li % THREADS_PER_ROW;
-    let linear = wg.x + wg.y * groups.x;
-    let first_row = ((linear % params.row_groups) * ROWS_PER_WG + li / THREADS_PER_ROW) * ROWS_PER_THREAD;
-    let first_token = (linear / params.row_groups) * TOKENS;
+// The rows and tokens of invocation `li` of workgroup `linear` (the grid flattened).
+struct Place {
+    lane: u32,        // which of its row's THREADS_PER_ROW invocations it is
+    first_row: u32,   // the first of its ROWS_PER_THREAD rows
+    first_token: u32, // the first of its TOKENS rows of x
+}
+
+fn place(linear: u32, li: u32) -> Place {
+    return Place(
+        li % THREADS_PER_ROW,
+        ((linear % params.row_groups) * ROWS_PER_WG + li / THREADS_PER_ROW) * ROWS_PER_THREAD,
+        (linear / params.row_groups) * TOKENS,
+    );
+}
+
+// This invocation's share of its rows' sums: acc[t * ROWS_PER_THREAD + r] for token
+// first_token + t and row first_row + r (all of it when THREADS_PER_ROW = 1).
+fn products(at: Place) -> array<f32, TOKENS * ROWS_PER_THREAD> {
+    let lane = at.lane;
+    let first_row = at.first_row;
+    let first_token = at.first_token;
     let x_row = params.units * 8u; // vec4s per row of x
 
     // acc[t * ROWS_PER_THREAD + r]: token first_token + t, row first_row + r.
@@ -122,22 +134,54 @@ fn main(
         }
     }
 
+    return acc;
+}
+
+// y[token, out_offset + row], for rows and tokens that exist.
+fn store(token: u32, row: u32, value: f32) {
+    if (row < params.rows && token < params.m) {
+        y[token * params.out_stride + params.out_offset + row] = value;
+    }
+}
+
+// THREADS_PER_ROW > 1 (GPUs): a row's invocations add up their shares through workgroup memory.
+@compute @workgroup_size(WG_SIZE, 1, 1)
+fn main(
+    @builtin(workgroup_id) wg: vec3<u32>,
+    @builtin(num_workgroups) groups: vec3<u32>,
+    @builtin(local_invocation_index) li: u32,
+) {
+    let at = place(wg.x + wg.y * groups.x, li);
+    let acc = products(at);
     for (var i = 0u; i < TOKENS * ROWS_PER_THREAD; i++) {
         partial[li] = acc[i];
         for (var stride = THREADS_PER_ROW / 2u; stride > 0u; stride /= 2u) {
             workgroupBarrier();
-            if (lane < stride) {
+            if (at.lane < stride) {
                 partial[li] += partial[li + stride];
             }
         }
-        let token = first_token + i / ROWS_PER_THREAD;
-        let row = first_row + i % ROWS_PER_THREAD;
-        if (lane == 0u && row < params.rows && token < params.m) {
-            y[token * params.out_stride + params.out_offset + row] = partial[li];
+        if (at.lane == 0u) {
+            store(at.first_token + i / ROWS_PER_THREAD, at.first_row + i % ROWS_PER_THREAD, partial[li]);
         }
-        if (THREADS_PER_ROW > 1u) {
-            // Lane 0 has read its neighbours' sums before they are overwritten for the next one.
-            workgroupBarrier();
-        }
+        // Lane 0 has read its neighbours' sums before they are overwritten for the next one.
+        workgroupBarrier();
+    }
+}
+
+// THREADS_PER_ROW = 1 (CPU adapters): each invocation has whole rows, so nothing is reduced and
+// the entry point has no barrier at all. A barrier anywhere in a shader, even one that never
+// runs (THREADS_PER_ROW = 1 makes `main`'s loop empty), made lavapipe's products 1.04–1.76×
+// slower (examples/matvec_speed.rs, alternating runs): its compiler does not drop it.
+@compute @workgroup_size(WG_SIZE, 1, 1)
+fn main_whole_rows(
+    @builtin(workgroup_id) wg: vec3<u32>,
+    @builtin(num_workgroups) groups: vec3<u32>,
+    @builtin(local_invocation_index) li: u32,
+) {
+    let at = place(wg.x + wg.y * groups.x, li);
+    let acc = products(at);
+    for (var i = 0u; i < TOKENS * ROWS_PER_THREAD; i++) {
+        store(at.first_token + i / ROWS_PER_THREAD, at.first_row + i % ROWS_PER_THREAD, acc[i]);
     }
 }

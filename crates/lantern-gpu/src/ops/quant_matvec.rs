@@ -115,6 +115,11 @@ impl MatvecShape {
     }
 }
 
+/// The kernel's entry point for shapes with one invocation per row (`threads_per_row` 1): the
+/// same products without the reduction through workgroup memory, and so without barriers, which
+/// made CPU adapters' products slower even where they never ran.
+const WHOLE_ROWS_ENTRY_POINT: &str = "main_whole_rows";
+
 /// Records y = W·x computed in `precision` (f32 accumulation either way); `x` is `[cols]` or
 /// `[m, cols]`, y (from the pool) is `[rows]` or `[m, rows]` (for m > 1, the same as
 /// `quant_matmul`, which ran slower on both CPU adapters and an H200: see the model's `linear`).
@@ -168,6 +173,11 @@ pub fn quant_matvec_shaped(
         .u32("ROWS_PER_WG", shape.rows_per_workgroup)
         .u32("ROWS_PER_THREAD", shape.rows_per_thread)
         .u32("TOKENS", shape.tokens);
+    let spec = if shape.threads_per_row == 1 {
+        spec.entry_point(WHOLE_ROWS_ENTRY_POINT)
+    } else {
+        spec
+    };
     let token_groups = m.div_ceil(shape.tokens as usize);
     for part in w.parts() {
         let rows_per_group = (shape.rows_per_workgroup * shape.rows_per_thread) as usize;
