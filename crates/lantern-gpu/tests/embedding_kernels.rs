@@ -35,7 +35,7 @@ async fn check(gpu: &Gpu, format: WeightFormat, rows: usize, blocks: usize, part
     let cols = blocks * format.block_len();
     let gguf = random_blocks(format, rows * blocks, &mut rng);
     let table = dequantize_to_vec(ggml_type(format), &gguf, rows * cols).unwrap();
-    let row_bytes = (blocks * format.block_bytes()) as u64;
+    let row_bytes = format.repacked_row_bytes(cols).unwrap();
     let matrix = QuantMatrix::with_part_limit(
         gpu,
         "table",

@@ -297,11 +297,13 @@ gpu_test!(weights_take_their_repacked_size_exactly, |gpu| {
         assert_eq!(matrix.gguf_bytes(), gguf.len() as u64);
         assert_eq!(
             matrix.size_bytes(),
-            (rows * 2 * format.block_bytes()) as u64,
+            format.repacked_bytes(rows, cols).unwrap(),
             "{format}"
         );
+        // Two-block rows are the worst case for the planar formats' padding (Q4_0: 36 bytes
+        // padded to 48); a real row of 18 or more blocks gains at most 4%.
         let ratio = matrix.size_bytes() as f64 / gguf.len() as f64;
-        assert!(ratio <= 1.12, "{format}: {ratio}");
+        assert!(ratio <= 1.34, "{format}: {ratio}");
     }
     assert_eq!(gpu.pool().stats().created, pool_before.created);
 });
@@ -315,7 +317,7 @@ gpu_test!(
         let mut rng = Rng::new(9);
         for format in WeightFormat::ALL {
             let (rows, cols) = (23, 2 * format.block_len());
-            let row_bytes = (2 * format.block_bytes()) as u64;
+            let row_bytes = format.repacked_row_bytes(cols).unwrap();
             let (gguf, w) = random_matrix(format, rows, cols, &mut rng);
             for (chunk, part_rows) in [(1, 5), (7, 4), (33, 23), (1000, 1), (gguf.len(), 6)] {
                 let matrix = QuantMatrix::with_part_limit(
@@ -394,13 +396,15 @@ gpu_test!(
         let message = |e: GpuError| e.to_string();
 
         // A row that cannot fit one part at all names the limit.
-        let e = QuantMatrix::with_part_limit(&gpu, "blk.0.ffn_up", format, 4, 64, 71)
+        let row_bytes = format.repacked_row_bytes(64).unwrap();
+        let e = QuantMatrix::with_part_limit(&gpu, "blk.0.ffn_up", format, 4, 64, row_bytes - 1)
             .err()
-            .expect("a 72-byte row in 71-byte parts");
+            .expect("a row one byte larger than a part");
         assert!(matches!(e, GpuError::TooLarge { .. }), "{e}");
         assert!(message(e).contains("blk.0.ffn_up: one row of 64 Q8_0 values"));
         let binding = gpu.limits().max_storage_buffer_binding_size;
-        let cols = ((binding / 36 + 1) * 32) as usize;
+        // A Q8_0 block takes 34 bytes of a row (its GGUF bytes, spread over the row's planes).
+        let cols = ((binding / 34 + 1) * 32) as usize;
         let e = QuantMatrix::new(&gpu, "wide", format, 1, cols)
             .err()
             .expect("a row larger than a binding");
@@ -423,11 +427,11 @@ gpu_test!(
         let mut writer = matrix.writer(&gpu);
         writer.write(&gguf[..100]).unwrap();
         let text = message(writer.finish().unwrap_err());
-        assert!(text.contains("ended 32 bytes into block 2"), "{text}");
+        assert!(text.contains("ended 32 bytes into row 1"), "{text}");
         let mut writer = matrix.writer(&gpu);
         writer.write(&gguf[..68]).unwrap();
         let text = message(writer.finish().unwrap_err());
-        assert!(text.contains("only 2 of 4 blocks"), "{text}");
+        assert!(text.contains("only 1 of 2 rows"), "{text}");
         let mut writer = matrix.writer(&gpu);
         let mut long = gguf.clone();
         long.extend_from_slice(&gguf[..34]);

@@ -30,6 +30,7 @@ use lantern_core::quant::dequantize_to_vec;
 use lantern_core::sampling::SamplerConfig;
 use lantern_core::tokenizer::Tokenizer;
 use lantern_gpu::ops;
+use lantern_gpu::quant::WeightFormat;
 use lantern_gpu::testing::test_gpu;
 use lantern_gpu::{Gpu, GpuError, GpuOptions, Precision};
 use lantern_models::generate::{
@@ -631,10 +632,11 @@ fn projections_of_different_formats_run_unstacked_with_the_same_logits() {
             sizes.push(model.weight_bytes());
         }
         // The mixed file's matrices were loaded as F32: 4 bytes a value instead of Q4_1's 20
-        // bytes per 32 (up is 1536×576, k and v 192×576).
+        // bytes per 32 (plus its rows' padding; up is 1536×576, k and v 192×576).
+        let row_bytes = |format: WeightFormat| format.repacked_row_bytes(576).unwrap();
         assert_eq!(
             sizes[1] - sizes[0],
-            (1536 + 2 * 192) * 576 * (4 * 32 - 20) / 32,
+            (1536 + 2 * 192) * (row_bytes(WeightFormat::F32) - row_bytes(WeightFormat::Q4_1)),
             "{sizes:?}"
         );
         assert!(logits[0].0 == logits[1].0, "prefill logits differ");

@@ -39,7 +39,7 @@ fn main(
     if (row >= params.part_rows) {
         return;
     }
-    let u = unit_at((row * params.row_blocks + unit / UNITS_PER_BLOCK) * BLOCK_WORDS, unit % UNITS_PER_BLOCK);
+    let u = unit_at(row_start(row, params.row_blocks), params.row_blocks, unit);
     let o = index * 8u;
     for (var j = 0u; j < 8u; j++) {
         out[o + j] = vec4<f32>(unit_values(u, j)) * params.scale;

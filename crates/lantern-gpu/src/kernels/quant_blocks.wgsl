@@ -10,7 +10,10 @@
 //
 // Every format is decoded in units of 32 consecutive values of a row: a whole block of the
 // 32-value formats (F32 and F16 are grouped by 32 too), or one of the eight 32-value sub-blocks of
-// a Q4_K/Q6_K super-block. `unit_at` reads a unit's scales once; `unit_values(u, j)` then yields
+// a Q4_K/Q6_K super-block. Rows are stored as `src/quant/mod.rs` lays them out: block after block,
+// or for Q8_0, Q4_0, Q4_1 and Q5_0 in planes (all the row's quants, then its high bits, then its
+// scales), which start every block's quants on a 16-byte boundary; `row_start` and `unit_at`
+// find a unit in either. `unit_at` reads a unit's scales once; `unit_values(u, j)` then yields
 // values 4j..4j+3 (j = 0..7) from one or two words of quants, loaded as needed.
 // `decode_values` is the arithmetic alone, given those words, for kernels that load them
 // themselves (quant_matvec.wgsl loads the 4 words of a 4-bit unit once for all 32 values).
@@ -36,8 +39,8 @@ const FMT_Q5_0: u32 = 5u;
 const FMT_Q4_K: u32 = 6u;
 const FMT_Q6_K: u32 = 7u;
 
-// Specialized from `WeightFormat`: the decoder, the repacked block size in words, and the 32-value
-// units per block (1, or 8 for the 256-value K-quants).
+// Specialized from `WeightFormat`: the decoder, the repacked block size in words (formats stored
+// block after block), and the 32-value units per block (1, or 8 for the 256-value K-quants).
 const FORMAT: u32 = 0u;
 const BLOCK_WORDS: u32 = 32u;
 const UNITS_PER_BLOCK: u32 = 1u;
@@ -80,34 +83,71 @@ fn quant_word(j: u32) -> u32 {
     return j;
 }
 
-// Unit `sub` (0 .. UNITS_PER_BLOCK) of the block whose first word is `block`.
-fn unit_at(block: u32, sub: u32) -> Unit {
+// Whether rows are stored in planes (WeightFormat::planar).
+const PLANAR = FORMAT == FMT_Q8_0 || FORMAT == FMT_Q4_0 || FORMAT == FMT_Q4_1 || FORMAT == FMT_Q5_0;
+
+// Words of a planar format's quants per block: 32 bytes for Q8_0, 16 for the 4-bit formats.
+const PLANE_QUANT_WORDS = select(4u, 8u, FORMAT == FMT_Q8_0);
+
+// Words of one repacked row of `row_blocks` blocks (WeightFormat::repacked_row_bytes / 4): a planar
+// row's quants, Q5_0's high-bit words, its f16 scales (with Q4_1's offsets, a word per block),
+// padded to a multiple of 4 words.
+fn row_words(row_blocks: u32) -> u32 {
+    if (PLANAR) {
+        var words = row_blocks * PLANE_QUANT_WORDS;
+        if (FORMAT == FMT_Q5_0) {
+            words += row_blocks;
+        }
+        if (FORMAT == FMT_Q4_1) {
+            words += row_blocks;
+        } else {
+            words += (row_blocks + 1u) / 2u;
+        }
+        return (words + 3u) / 4u * 4u;
+    }
+    return row_blocks * BLOCK_WORDS;
+}
+
+// The first word of row `row` of a matrix (part) of `row_blocks` blocks per row.
+fn row_start(row: u32, row_blocks: u32) -> u32 {
+    return row * row_words(row_blocks);
+}
+
+// The f16 scale of block `b` in the scales plane starting at word `plane`: two per word.
+fn plane_scale(plane: u32, b: u32) -> f32 {
+    return unpack2x16float(weights[plane + b / 2u])[b % 2u];
+}
+
+// Unit `unit` (0 .. row_blocks * UNITS_PER_BLOCK) of the row whose first word is `row`.
+fn unit_at(row: u32, row_blocks: u32, unit: u32) -> Unit {
     // Initialised explicitly: this is inlined into loops, where Chromium's compiler has been seen
     // to keep a previous iteration's values in an uninitialised `var` (see ARCHITECTURE.md).
     var u = Unit(0u, 0u, 0u, 0u, vec2<f32>(0.0), 0.0);
+    // Planar formats: the unit is block `unit`; its quants, then the planes after the quants.
+    u.q = row + unit * PLANE_QUANT_WORDS;
+    let after_quants = row + row_blocks * PLANE_QUANT_WORDS;
+    // Formats stored block after block: the block and the unit's place in it.
+    let block = row + unit / UNITS_PER_BLOCK * BLOCK_WORDS;
+    let sub = unit % UNITS_PER_BLOCK;
     switch FORMAT {
         case FMT_Q8_0: {
-            // qs[32] d
-            u.q = block;
-            u.d = vec2<f32>(f16_low(weights[block + 8u]));
+            // qs[32]; 32 values, one byte each
+            u.d = vec2<f32>(plane_scale(after_quants, unit));
         }
         case FMT_Q4_0: {
-            // qs[16] d; byte k holds value k (low nibble) and value k + 16 (high nibble)
-            u.q = block;
-            u.d = vec2<f32>(f16_low(weights[block + 4u]));
+            // qs[16]; byte k holds value k (low nibble) and value k + 16 (high nibble)
+            u.d = vec2<f32>(plane_scale(after_quants, unit));
         }
         case FMT_Q4_1: {
-            // d m qs[16]
-            let dm = unpack2x16float(weights[block]);
-            u.q = block + 1u;
+            // qs[16] as Q4_0's; d and m, a word per block
+            let dm = unpack2x16float(weights[after_quants + unit]);
             u.d = vec2<f32>(dm.x);
             u.m = dm.y;
         }
         case FMT_Q5_0: {
-            // qs[16] qh d; bit k of qh is the fifth bit of value k
-            u.q = block;
-            u.h = weights[block + 4u];
-            u.d = vec2<f32>(f16_low(weights[block + 5u]));
+            // qs[16] as Q4_0's; qh, a word per block: bit k is the fifth bit of value k
+            u.h = weights[after_quants + unit];
+            u.d = vec2<f32>(plane_scale(after_quants + row_blocks, unit));
         }
         case FMT_Q4_K: {
             // d dmin scales[12] qs[128]. Sub-block s lives in the 32 bytes of 64-value chunk

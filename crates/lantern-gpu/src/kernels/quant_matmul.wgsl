@@ -82,8 +82,8 @@ fn main(
             let g = i % GROUPS_K;
             var v = vec4<real>(0.0);
             if (col0 + n < params.n) {
-                let first_word = ((col0 + n) * params.row_blocks + unit / UNITS_PER_BLOCK) * BLOCK_WORDS;
-                v = unit_values(unit_at(first_word, unit % UNITS_PER_BLOCK), j0 + g);
+                let row = row_start(col0 + n, params.row_blocks);
+                v = unit_values(unit_at(row, params.row_blocks, unit), j0 + g);
             }
             for (var c = 0u; c < 4u; c++) {
                 tile_w[(4u * g + c) * TILE_N + n] = v[c];

@@ -40,26 +40,46 @@ const WG_SIZE: u32 = THREADS_PER_ROW * ROWS_PER_WG;
 @group(0) @binding(0) var<storage, read> weights: array<u32>;
 @group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
-@group(0) @binding(3) var<uniform> params: Params;
+// The same buffer as `weights`, bound again to be read 16 bytes at a time.
+@group(0) @binding(3) var<storage, read> weight_quads: array<vec4<u32>>;
+@group(0) @binding(4) var<uniform> params: Params;
 
 var<workgroup> partial: array<f32, WG_SIZE>;
 
-// A 4-bit unit's four quant words, each of which holds 8 values (zeros for other formats): loaded
-// once for all 32 values, where `unit_values` loads each word twice (once per nibble; the
-// compilers were not seen to merge the two), and loads are what a CPU adapter spends most on
-// (see MatvecShape). Measured on lavapipe (examples/matvec_speed.rs, alternating runs): SmolLM2's
-// Q4_1 products 1.3× faster, Gemma 3's Q5_0 ones 1.2×.
-fn four_quant_words(u: Unit) -> vec4<u32> {
-    if (FOUR_QUANT_WORDS) {
-        return vec4<u32>(weights[u.q], weights[u.q + 1u], weights[u.q + 2u], weights[u.q + 3u]);
-    }
-    return vec4<u32>(0u);
+// Formats whose units keep their quants in 8 words from a 16-byte boundary: Q8_0 (planar rows) and
+// Q4_K (blocks of 36 words, quants from word 4). The 4-bit planar formats have FOUR_QUANT_WORDS.
+const EIGHT_QUANT_WORDS = FORMAT == FMT_Q8_0 || FORMAT == FMT_Q4_K;
+
+// A unit's quant words (zeros for formats that `unit_values` reads instead).
+struct Quants {
+    lo: vec4<u32>,
+    hi: vec4<u32>,
 }
 
-// Values 4j .. 4j+3 of unit u, whose `four_quant_words` are `quants`.
-fn values(u: Unit, quants: vec4<u32>, j: u32) -> vec4<real> {
+// Loads a unit's quants whole, with one or two 16-byte loads, once for all its 32 values, where
+// `unit_values` would load a word per four values (twice per word for the 4-bit formats: once per
+// nibble). On a CPU adapter each load is a loop over the SIMD lanes with a bounds check per value,
+// and loads are what its products spend most on (see MatvecShape). Measured on lavapipe
+// (examples/matvec_speed.rs, alternating runs): the 4-bit units' words loaded once rather than
+// twice made SmolLM2's Q4_1 products 1.3× faster and Gemma 3's Q5_0 ones 1.2×; then one 16-byte
+// load instead of four word loads (the quants' planes, src/quant/mod.rs) 1.1–1.4× more.
+fn unit_quants(u: Unit) -> Quants {
     if (FOUR_QUANT_WORDS) {
-        return decode_values(u, j, quants[j % 4u], 0u);
+        return Quants(weight_quads[u.q / 4u], vec4<u32>(0u));
+    }
+    if (EIGHT_QUANT_WORDS) {
+        return Quants(weight_quads[u.q / 4u], weight_quads[u.q / 4u + 1u]);
+    }
+    return Quants(vec4<u32>(0u), vec4<u32>(0u));
+}
+
+// Values 4j .. 4j+3 of unit u, whose `unit_quants` are `quants`.
+fn values(u: Unit, quants: Quants, j: u32) -> vec4<real> {
+    if (FOUR_QUANT_WORDS) {
+        return decode_values(u, j, quants.lo[j % 4u], 0u);
+    }
+    if (EIGHT_QUANT_WORDS) {
+        return decode_values(u, j, select(quants.lo[j % 4u], quants.hi[j % 4u], j >= 4u), 0u);
     }
     return unit_values(u, j);
 }
@@ -97,16 +117,16 @@ fn products(at: Place) -> array<f32, TOKENS * ROWS_PER_THREAD> {
     // join the reduction below (barriers need the whole workgroup).
     if (first_token < params.m) {
         let tokens = min(TOKENS, params.m - first_token);
-        var row_block: array<u32, ROWS_PER_THREAD>;
+        var row: array<u32, ROWS_PER_THREAD>;
         for (var r = 0u; r < ROWS_PER_THREAD; r++) {
-            row_block[r] = min(first_row + r, params.rows - 1u) * params.row_blocks;
+            row[r] = row_start(min(first_row + r, params.rows - 1u), params.row_blocks);
         }
         for (var unit = lane; unit < params.units; unit += THREADS_PER_ROW) {
             var u: array<Unit, ROWS_PER_THREAD>;
-            var quants: array<vec4<u32>, ROWS_PER_THREAD>;
+            var quants: array<Quants, ROWS_PER_THREAD>;
             for (var r = 0u; r < ROWS_PER_THREAD; r++) {
-                u[r] = unit_at((row_block[r] + unit / UNITS_PER_BLOCK) * BLOCK_WORDS, unit % UNITS_PER_BLOCK);
-                quants[r] = four_quant_words(u[r]);
+                u[r] = unit_at(row[r], params.row_blocks, unit);
+                quants[r] = unit_quants(u[r]);
             }
             let xi = first_token * x_row + unit * 8u;
             for (var j = 0u; j < 8u; j++) {

@@ -196,7 +196,8 @@ pub fn quant_matvec_shaped(
         batch.dispatch(
             &KERNEL,
             &spec,
-            &[part, x.buffer(), y.buffer()],
+            // The weights twice: as words and as 16-byte quads (see the kernel).
+            &[part, x.buffer(), y.buffer(), part],
             bytemuck::cast_slice(&params),
             gpu.grid(op, workgroups)?,
         )?;

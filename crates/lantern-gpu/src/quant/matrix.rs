@@ -86,7 +86,9 @@ impl QuantMatrix {
                 format.block_len()
             )));
         }
-        let row_bytes = (cols / format.block_len()) as u64 * format.block_bytes() as u64;
+        let row_bytes = format
+            .repacked_row_bytes(cols)
+            .expect("cols is a whole number of blocks");
         rows.checked_mul(cols)
             .and_then(|_| (rows as u64).checked_mul(row_bytes))
             .ok_or_else(|| {
@@ -188,14 +190,15 @@ impl QuantMatrix {
                 self.what, self.rows
             )));
         }
-        let row_bytes = (self.row_blocks() * self.format.block_bytes()) as u64;
+        let row_bytes = self.repacked_row_bytes();
         Ok(MatrixWriter {
             gpu,
             matrix: self,
-            repacker: Repacker::new(self.format),
-            start: rows.start as u64 * row_bytes,
-            end: rows.end as u64 * row_bytes,
+            repacker: Repacker::new(self.format, self.cols)?,
+            rows: rows.len() as u64,
+            received: 0,
             written: rows.start as u64 * row_bytes,
+            end: rows.end as u64 * row_bytes,
             unflushed: 0,
             scratch: Vec::new(),
         })
@@ -226,6 +229,13 @@ impl QuantMatrix {
         self.cols / self.format.block_len()
     }
 
+    /// Bytes of one row in the repacked layout (the module docs').
+    pub fn repacked_row_bytes(&self) -> u64 {
+        self.format
+            .repacked_row_bytes(self.cols)
+            .expect("cols was checked at creation")
+    }
+
     /// GPU memory the matrix occupies.
     pub fn size_bytes(&self) -> u64 {
         self.parts.iter().map(WeightPart::size_bytes).sum()
@@ -244,11 +254,13 @@ pub struct MatrixWriter<'a> {
     gpu: &'a Gpu,
     matrix: &'a QuantMatrix,
     repacker: Repacker,
-    /// The repacked byte range this writer fills.
-    start: u64,
-    end: u64,
-    /// Where the next repacked byte goes (from `start` to `end`).
+    /// Rows this writer fills.
+    rows: u64,
+    /// GGUF bytes received so far.
+    received: u64,
+    /// Where the next repacked byte goes, up to `end`.
     written: u64,
+    end: u64,
     /// Bytes written since the last submission.
     unflushed: u64,
     scratch: Vec<u8>,
@@ -262,23 +274,20 @@ const REPACK_STEP: usize = 1 << 20;
 pub const FLUSH_BYTES: u64 = 8 << 20;
 
 impl MatrixWriter<'_> {
-    /// Repacks and uploads the blocks `chunk` completes; a partial block waits for the next chunk.
+    /// Repacks and uploads the rows `chunk` completes; a partial row waits for the next chunk.
     pub fn write(&mut self, chunk: &[u8]) -> Result<()> {
+        let expected = self.rows * self.gguf_row_bytes();
+        if self.received + chunk.len() as u64 > expected {
+            return Err(GpuError::Shape(format!(
+                "{}: more data than a {}×{} {} matrix holds ({expected} bytes)",
+                self.matrix.what, self.rows, self.matrix.cols, self.matrix.format,
+            )));
+        }
+        self.received += chunk.len() as u64;
         for piece in chunk.chunks(REPACK_STEP) {
             self.scratch.clear();
             self.repacker.push(piece, &mut self.scratch);
-            if self.written + self.scratch.len() as u64 > self.end {
-                let block = self.matrix.format.block_bytes() as u64;
-                let rows = (self.end - self.start) / block / self.matrix.row_blocks() as u64;
-                return Err(GpuError::Shape(format!(
-                    "{}: more data than a {rows}×{} {} matrix holds ({} bytes)",
-                    self.matrix.what,
-                    self.matrix.cols,
-                    self.matrix.format,
-                    rows * self.matrix.row_blocks() as u64
-                        * self.matrix.format.gguf_block_bytes() as u64
-                )));
-            }
+            debug_assert!(self.written + self.scratch.len() as u64 <= self.end);
             let mut data = &self.scratch[..];
             while !data.is_empty() {
                 // Parts are contiguous in the repacked matrix; find the one `written` falls in.
@@ -308,18 +317,21 @@ impl MatrixWriter<'_> {
     /// Checks that exactly the whole matrix arrived.
     pub fn finish(self) -> Result<()> {
         let what = &self.matrix.what;
-        self.repacker.finish().map_err(|e| match e {
+        let arrived = self.repacker.finish().map_err(|e| match e {
             GpuError::Shape(message) => GpuError::Shape(format!("{what}: {message}")),
             other => other,
         })?;
-        if self.written != self.end {
-            let block = self.matrix.format.block_bytes() as u64;
+        if arrived != self.rows {
             return Err(GpuError::Shape(format!(
-                "{what}: only {} of {} blocks arrived",
-                (self.written - self.start) / block,
-                (self.end - self.start) / block
+                "{what}: only {arrived} of {} rows arrived",
+                self.rows
             )));
         }
         Ok(())
+    }
+
+    fn gguf_row_bytes(&self) -> u64 {
+        let matrix = self.matrix;
+        matrix.row_blocks() as u64 * matrix.format.gguf_block_bytes() as u64
     }
 }

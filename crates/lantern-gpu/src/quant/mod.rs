@@ -7,34 +7,40 @@
 //! # Layout
 //!
 //! WGSL storage buffers hold 32-bit words only (no `u8`/`u16`), but GGUF blocks of several formats
-//! are not multiples of 4 bytes, so a block would straddle words differently depending on its index.
-//! Each block is therefore repacked at upload into a layout whose size is a multiple of 4 bytes:
-//! the quants first (so they start on a word), then the scales, then zero padding. All fields keep
-//! their GGUF byte order; bytes are little-endian within a word, as WebGPU reads them.
+//! are not multiples of 4 bytes, so a block would straddle words differently depending on its
+//! index. Weights are therefore repacked at upload, a row at a time. All fields keep their GGUF
+//! byte order; bytes are little-endian within a word, as WebGPU reads them.
 //!
-//! | format | values per block | GGUF bytes | repacked bytes (words) | repacked layout                         | ratio |
-//! |--------|-----------------:|-----------:|-----------------------:|-----------------------------------------|------:|
-//! | F32    | 32               | 128        | 128 (32)               | unchanged                               | 1     |
-//! | F16    | 32               | 64         | 64 (16)                | unchanged                               | 1     |
-//! | Q8_0   | 32               | 34         | 36 (9)                 | `qs[32] d:f16 pad[2]`                   | 1.059 |
-//! | Q4_0   | 32               | 18         | 20 (5)                 | `qs[16] d:f16 pad[2]`                   | 1.111 |
-//! | Q4_1   | 32               | 20         | 20 (5)                 | unchanged: `d:f16 m:f16 qs[16]`         | 1     |
-//! | Q5_0   | 32               | 22         | 24 (6)                 | `qs[16] qh:u32 d:f16 pad[2]`            | 1.091 |
-//! | Q4_K   | 256              | 144        | 144 (36)               | unchanged: `d dmin scales[12] qs[128]`  | 1     |
-//! | Q6_K   | 256              | 210        | 212 (53)               | `ql[128] qh[64] scales[16] d:f16 pad[2]` (GGUF order plus padding) | 1.010 |
+//! **The 32-value quantized formats (Q8_0, Q4_0, Q4_1, Q5_0) are stored in planes per row**: the
+//! quants of all the row's blocks, then (Q5_0) their high bits, then their scales, then zero
+//! padding to a multiple of 16 bytes. Every block's quants thus start on a 16-byte boundary, so a
+//! kernel loads a 4-bit block's 16 bytes of quants (a Q8_0 block's 32) with one (two) `vec4<u32>`
+//! loads. On CPU adapters each load is a loop over the SIMD lanes with a bounds check per value,
+//! and loading a Q4_1 block's quants as one 16-byte load instead of four words made lavapipe's
+//! decode products up to 1.4× faster (see `kernels/quant_matvec.wgsl`).
+//!
+//! | format | values per block | GGUF bytes | a row of B blocks on the GPU                                  |
+//! |--------|-----------------:|-----------:|---------------------------------------------------------------|
+//! | F32    | 32               | 128        | blocks unchanged                                              |
+//! | F16    | 32               | 64         | blocks unchanged                                              |
+//! | Q8_0   | 32               | 34         | `qs[32]`×B, `d:f16`×B, pad to 16 bytes                        |
+//! | Q4_0   | 32               | 18         | `qs[16]`×B, `d:f16`×B, pad to 16 bytes                        |
+//! | Q4_1   | 32               | 20         | `qs[16]`×B, (`d:f16 m:f16`)×B, pad to 16 bytes                |
+//! | Q5_0   | 32               | 22         | `qs[16]`×B, `qh:u32`×B, `d:f16`×B, pad to 16 bytes            |
+//! | Q4_K   | 256              | 144        | blocks unchanged: `d dmin scales[12] qs[128]`                 |
+//! | Q6_K   | 256              | 210        | blocks of 212 bytes: `ql[128] qh[64] scales[16] d:f16 pad[2]` |
 //!
 //! F32 and F16 have no blocks in GGUF; they are grouped by 32 values here so that every format
 //! presents the kernels with the same unit of work: 32 consecutive values of a row (a whole block
 //! of the 32-value formats, one of the eight sub-blocks of a K-quant super-block). Rows therefore
 //! need a multiple of 32 columns (256 for the K-quants), which every GGUF weight matrix has.
 //!
-//! The padding costs at most 11% (Q4_0) and nothing for Q4_1 and Q4_K. All tensors of the two target
-//! models take 1.018× their GGUF bytes (SmolLM2-135M Q4_1, Q8_0 embedding) and 1.059× (Gemma 3
-//! 270M: Q5_0, Q8_0, Q4_K, Q6_K), within the 1.1× budget. Pairing blocks (two 18-byte Q4_0 blocks
-//! fill 9 words exactly) would remove the padding at the cost of blocks that no longer start on a
-//! word; no target model needs it.
+//! A planar row is its GGUF bytes plus fewer than 16 bytes of padding; a Q6_K block gains 2. The
+//! two target models' weights take 1.018× their GGUF tensor bytes (SmolLM2-135M: Q4_1, with Q8_0
+//! embeddings; its 576-value rows gain 8 bytes of 360) and 1.012× (Gemma 3 270M: Q5_0, Q8_0, Q4_K,
+//! Q6_K), within the 1.1× budget (block after block, as before the planes: 1.018× and 1.059×).
 //!
-//! Blocks are repacked one at a time, so a tensor can be repacked as it downloads: see
+//! Rows are repacked one at a time, so a tensor can be repacked as it downloads: see
 //! [`Repacker`] and [`MatrixWriter`].
 
 mod matrix;
@@ -124,12 +130,19 @@ impl WeightFormat {
         }
     }
 
-    /// Bytes of one block after repacking: a multiple of 4.
+    /// Whether rows are stored in planes (quants, high bits, scales; module docs) rather than
+    /// block after block.
+    pub const fn planar(self) -> bool {
+        matches!(
+            self,
+            WeightFormat::Q8_0 | WeightFormat::Q4_0 | WeightFormat::Q4_1 | WeightFormat::Q5_0
+        )
+    }
+
+    /// Bytes one block takes in a repacked row, besides the row's padding: its GGUF bytes,
+    /// spread over the planes in a planar row; a whole number of words in a blocked one.
     pub const fn block_bytes(self) -> usize {
         match self {
-            WeightFormat::Q8_0 => 36,
-            WeightFormat::Q4_0 => 20,
-            WeightFormat::Q5_0 => 24,
             WeightFormat::Q6_K => 212,
             other => other.gguf_block_bytes(),
         }
@@ -153,6 +166,7 @@ impl WeightFormat {
     pub(crate) fn specialization(self) -> Specialization {
         Specialization::new()
             .u32("FORMAT", self.kernel_id())
+            // Planar formats address their planes instead (quant_blocks.wgsl, `row_words`).
             .u32("BLOCK_WORDS", (self.block_bytes() / 4) as u32)
             .u32("UNITS_PER_BLOCK", (self.block_len() / UNIT_LEN) as u32)
     }
@@ -166,8 +180,18 @@ impl WeightFormat {
 
     /// Repacked (GPU) bytes of a `rows`×`cols` matrix; `None` as for [`Self::gguf_bytes`].
     pub fn repacked_bytes(self, rows: usize, cols: usize) -> Option<u64> {
-        self.row_bytes(cols, self.block_bytes())?
-            .checked_mul(rows as u64)
+        self.repacked_row_bytes(cols)?.checked_mul(rows as u64)
+    }
+
+    /// Repacked bytes of one row of `cols` values: a multiple of 16 for planar formats (so that
+    /// every row's quants start 16-byte aligned), of 4 for the others.
+    pub fn repacked_row_bytes(self, cols: usize) -> Option<u64> {
+        let bytes = self.row_bytes(cols, self.block_bytes())?;
+        Some(if self.planar() {
+            bytes.next_multiple_of(PLANAR_ROW_ALIGN)
+        } else {
+            bytes
+        })
     }
 
     fn row_bytes(self, cols: usize, block_bytes: usize) -> Option<u64> {
@@ -175,6 +199,9 @@ impl WeightFormat {
             .then(|| (cols / self.block_len()) as u64 * block_bytes as u64)
     }
 }
+
+/// Planar rows are padded to this many bytes: a `vec4<u32>`, the widest load WGSL has.
+const PLANAR_ROW_ALIGN: u64 = 16;
 
 impl fmt::Display for WeightFormat {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -187,12 +214,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn repacked_blocks_are_word_aligned_and_at_most_one_word_more() {
+    fn repacked_rows_are_aligned_and_barely_larger() {
         for format in WeightFormat::ALL {
-            let (gguf, gpu) = (format.gguf_block_bytes(), format.block_bytes());
-            assert_eq!(gpu % 4, 0, "{format}");
-            assert!(gpu >= gguf && gpu - gguf < 4, "{format}: {gguf} -> {gpu}");
             assert_eq!(format.block_len() % UNIT_LEN, 0, "{format}");
+            for blocks in [1, 2, 3, 18, 20, 48, 64] {
+                let cols = blocks * format.block_len();
+                let gguf = format.gguf_bytes(1, cols).unwrap();
+                let gpu = format.repacked_row_bytes(cols).unwrap();
+                let align = if format.planar() { 16 } else { 4 };
+                assert_eq!(gpu % align, 0, "{format} × {blocks}");
+                let slack = if format.planar() {
+                    16
+                } else {
+                    4 * blocks as u64
+                };
+                assert!(
+                    gpu >= gguf && gpu - gguf < slack,
+                    "{format}: {gguf} -> {gpu}"
+                );
+            }
         }
     }
 
@@ -213,7 +253,9 @@ mod tests {
     #[test]
     fn sizes_need_whole_blocks() {
         assert_eq!(WeightFormat::Q8_0.gguf_bytes(3, 64), Some(3 * 2 * 34));
-        assert_eq!(WeightFormat::Q8_0.repacked_bytes(3, 64), Some(3 * 2 * 36));
+        // Two Q8_0 blocks: 64 bytes of quants, 4 of scales, 12 of padding.
+        assert_eq!(WeightFormat::Q8_0.repacked_bytes(3, 64), Some(3 * 80));
+        assert_eq!(WeightFormat::Q6_K.repacked_bytes(2, 256), Some(2 * 212));
         assert_eq!(WeightFormat::Q4_K.gguf_bytes(1, 128), None);
         assert_eq!(WeightFormat::F16.repacked_bytes(2, 32), Some(128));
         assert_eq!(WeightFormat::F32.gguf_bytes(usize::MAX, 32), None);
