@@ -110,6 +110,7 @@ pub struct Gpu {
     pub(crate) bind_groups: BindGroupCache,
     lost: Arc<Mutex<Option<String>>>,
     cpu_workgroups: bool,
+    wide_loads: bool,
     /// Set while kernel times are collected (see [`Gpu::start_profiling`]).
     profiler: Mutex<Option<crate::profile::Profiler>>,
 }
@@ -206,6 +207,11 @@ impl Gpu {
             },
         };
         let cpu_workgroups = info.device_type == wgpu::DeviceType::Cpu && !options.gpu_workgroups;
+        // A browser does not name its adapter to wgpu; its CPU adapter is Chromium's SwiftShader.
+        let swiftshader = info.name.to_ascii_lowercase().contains("swiftshader")
+            || (info.backend == wgpu::Backend::BrowserWebGpu
+                && info.device_type == wgpu::DeviceType::Cpu);
+        let wide_loads = !swiftshader;
         let pool = BufferPool::new(device.clone(), &required_limits);
         Ok(Gpu {
             device,
@@ -217,6 +223,7 @@ impl Gpu {
             bind_groups: BindGroupCache::default(),
             lost,
             cpu_workgroups,
+            wide_loads,
             profiler: Mutex::new(None),
         })
     }
@@ -245,6 +252,16 @@ impl Gpu {
     /// with 128 and 7 ms with 64.
     pub fn cpu_workgroups(&self) -> bool {
         self.cpu_workgroups
+    }
+
+    /// Whether kernels should read 16 bytes per load where their data is aligned for it
+    /// (`quant_matvec`'s quants; see `quant::` on the planar rows that align them). Everywhere but
+    /// SwiftShader: a GPU then issues one 128-bit load per invocation instead of four, and lavapipe,
+    /// which compiles each load into a loop over its SIMD lanes, runs the products 1.1–1.3× faster;
+    /// but SwiftShader ran them 1.1–1.5× slower (in Chromium, alternating builds), so it keeps
+    /// loading words.
+    pub fn wide_loads(&self) -> bool {
+        self.wide_loads
     }
 
     /// The most invocations a workgroup that reduces through workgroup memory should have:

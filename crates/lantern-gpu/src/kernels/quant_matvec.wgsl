@@ -50,36 +50,47 @@ var<workgroup> partial: array<f32, WG_SIZE>;
 // Q4_K (blocks of 36 words, quants from word 4). The 4-bit planar formats have FOUR_QUANT_WORDS.
 const EIGHT_QUANT_WORDS = FORMAT == FMT_Q8_0 || FORMAT == FMT_Q4_K;
 
-// A unit's quant words (zeros for formats that `unit_values` reads instead).
-struct Quants {
-    lo: vec4<u32>,
-    hi: vec4<u32>,
+// Whether quants are loaded 16 bytes at a time (`Gpu::wide_loads`), or a word at a time.
+const QUAD_LOADS: bool = true;
+
+// Whether `values` takes its quant words from `unit_quad` (rather than `unit_values` loading them).
+const PRELOADED = FOUR_QUANT_WORDS || (EIGHT_QUANT_WORDS && QUAD_LOADS);
+
+// Quads of quant words per unit that `unit_quad` loads (1 where it loads none).
+const QUADS_PER_UNIT = select(1u, 2u, EIGHT_QUANT_WORDS && QUAD_LOADS);
+
+// Rows of an invocation whose units' second quads it keeps: all, or none (one unused entry).
+const HI_QUAD_ROWS = select(1u, ROWS_PER_THREAD, QUADS_PER_UNIT == 2u);
+
+// Quad `i` (0 .. QUADS_PER_UNIT) of a unit's quant words, loaded whole, once for all the unit's 32
+// values, where `unit_values` would load a word per four values (twice per word for the 4-bit
+// formats: once per nibble); zeros where `unit_values` reads them instead. On a CPU adapter a
+// load is a loop over the SIMD lanes with a bounds check per value, and loads are what its
+// products spend most on (see MatvecShape). Measured on lavapipe (examples/matvec_speed.rs,
+// alternating runs): the 4-bit units' words loaded once rather than twice made SmolLM2's Q4_1
+// products 1.3× faster and Gemma 3's Q5_0 ones 1.2×; then with QUAD_LOADS (one 16-byte load per
+// quad, which the planar rows of src/quant/mod.rs align) Q4_1 1.1–1.2× and Q8_0 1.3× more.
+fn unit_quad(u: Unit, i: u32) -> vec4<u32> {
+    if (QUAD_LOADS && PRELOADED) {
+        return weight_quads[u.q / 4u + i];
+    }
+    if (FOUR_QUANT_WORDS) {
+        return vec4<u32>(weights[u.q], weights[u.q + 1u], weights[u.q + 2u], weights[u.q + 3u]);
+    }
+    return vec4<u32>(0u);
 }
 
-// Loads a unit's quants whole, with one or two 16-byte loads, once for all its 32 values, where
-// `unit_values` would load a word per four values (twice per word for the 4-bit formats: once per
-// nibble). On a CPU adapter each load is a loop over the SIMD lanes with a bounds check per value,
-// and loads are what its products spend most on (see MatvecShape). Measured on lavapipe
-// (examples/matvec_speed.rs, alternating runs): the 4-bit units' words loaded once rather than
-// twice made SmolLM2's Q4_1 products 1.3× faster and Gemma 3's Q5_0 ones 1.2×; then one 16-byte
-// load instead of four word loads (the quants' planes, src/quant/mod.rs) 1.1–1.4× more.
-fn unit_quants(u: Unit) -> Quants {
-    if (FOUR_QUANT_WORDS) {
-        return Quants(weight_quads[u.q / 4u], vec4<u32>(0u));
-    }
-    if (EIGHT_QUANT_WORDS) {
-        return Quants(weight_quads[u.q / 4u], weight_quads[u.q / 4u + 1u]);
-    }
-    return Quants(vec4<u32>(0u), vec4<u32>(0u));
-}
-
-// Values 4j .. 4j+3 of unit u, whose `unit_quants` are `quants`.
-fn values(u: Unit, quants: Quants, j: u32) -> vec4<real> {
-    if (FOUR_QUANT_WORDS) {
-        return decode_values(u, j, quants.lo[j % 4u], 0u);
-    }
-    if (EIGHT_QUANT_WORDS) {
-        return decode_values(u, j, select(quants.lo[j % 4u], quants.hi[j % 4u], j >= 4u), 0u);
+// Values 4j .. 4j+3 of unit u, whose quads (of `unit_quad`) are `lo` and `hi`. The quads come as
+// two vec4s, and the one for j is picked by a branch, not by indexing an array with j: lavapipe
+// keeps an array indexed by a loop variable in memory, which made its Q8_0 and Q4_K products 2×
+// slower; and SwiftShader ran the products 1.1–1.5× slower with both quads in one struct.
+fn values(u: Unit, lo: vec4<u32>, hi: vec4<u32>, j: u32) -> vec4<real> {
+    if (PRELOADED) {
+        var word = lo[j % 4u];
+        if (QUADS_PER_UNIT == 2u && j >= 4u) {
+            word = hi[j % 4u];
+        }
+        return decode_values(u, j, word, 0u);
     }
     return unit_values(u, j);
 }
@@ -123,10 +134,15 @@ fn products(at: Place) -> array<f32, TOKENS * ROWS_PER_THREAD> {
         }
         for (var unit = lane; unit < params.units; unit += THREADS_PER_ROW) {
             var u: array<Unit, ROWS_PER_THREAD>;
-            var quants: array<Quants, ROWS_PER_THREAD>;
+            // Each row's first quad, and its second where units have two (one unused entry else).
+            var lo: array<vec4<u32>, ROWS_PER_THREAD>;
+            var hi: array<vec4<u32>, HI_QUAD_ROWS>;
             for (var r = 0u; r < ROWS_PER_THREAD; r++) {
                 u[r] = unit_at(row[r], params.row_blocks, unit);
-                quants[r] = unit_quants(u[r]);
+                lo[r] = unit_quad(u[r], 0u);
+                if (QUADS_PER_UNIT == 2u) {
+                    hi[r % HI_QUAD_ROWS] = unit_quad(u[r], 1u);
+                }
             }
             let xi = first_token * x_row + unit * 8u;
             for (var j = 0u; j < 8u; j++) {
@@ -136,12 +152,12 @@ fn products(at: Place) -> array<f32, TOKENS * ROWS_PER_THREAD> {
                     // per value as decoding one, x's loads would otherwise outnumber W's.
                     let xv = vec4<real>(x[xi + j]);
                     for (var r = 0u; r < ROWS_PER_THREAD; r++) {
-                        acc[r] += f32(dot(values(u[r], quants[r], j), xv));
+                        acc[r] += f32(dot(values(u[r], lo[r], hi[r % HI_QUAD_ROWS], j), xv));
                     }
                 } else {
                     var w: array<vec4<real>, ROWS_PER_THREAD>;
                     for (var r = 0u; r < ROWS_PER_THREAD; r++) {
-                        w[r] = values(u[r], quants[r], j);
+                        w[r] = values(u[r], lo[r], hi[r % HI_QUAD_ROWS], j);
                     }
                     for (var t = 0u; t < tokens; t++) {
                         let xv = vec4<real>(x[xi + t * x_row + j]);

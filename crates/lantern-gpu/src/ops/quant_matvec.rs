@@ -172,7 +172,8 @@ pub fn quant_matvec_shaped(
         .u32("THREADS_PER_ROW", shape.threads_per_row)
         .u32("ROWS_PER_WG", shape.rows_per_workgroup)
         .u32("ROWS_PER_THREAD", shape.rows_per_thread)
-        .u32("TOKENS", shape.tokens);
+        .u32("TOKENS", shape.tokens)
+        .bool("QUAD_LOADS", gpu.wide_loads());
     let spec = if shape.threads_per_row == 1 {
         spec.entry_point(WHOLE_ROWS_ENTRY_POINT)
     } else {
