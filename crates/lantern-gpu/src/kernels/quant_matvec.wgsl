@@ -110,16 +110,18 @@ fn place(linear: u32, li: u32) -> Place {
     );
 }
 
-// This invocation's share of its rows' sums: acc[t * ROWS_PER_THREAD + r] for token
-// first_token + t and row first_row + r (all of it when THREADS_PER_ROW = 1).
-fn products(at: Place) -> array<f32, TOKENS * ROWS_PER_THREAD> {
+// This invocation's share of its rows' sums, filled in by `products`: acc[t * ROWS_PER_THREAD + r]
+// for token first_token + t and row first_row + r (all of it when THREADS_PER_ROW = 1). Private
+// to the invocation; not a returned array, whose copy made lavapipe's prefill products (64
+// values each) up to 10% slower.
+var<private> acc: array<f32, TOKENS * ROWS_PER_THREAD>;
+
+fn products(at: Place) {
     let lane = at.lane;
     let first_row = at.first_row;
     let first_token = at.first_token;
     let x_row = params.units * 8u; // vec4s per row of x
 
-    // acc[t * ROWS_PER_THREAD + r]: token first_token + t, row first_row + r.
-    var acc: array<f32, TOKENS * ROWS_PER_THREAD>;
     for (var i = 0u; i < TOKENS * ROWS_PER_THREAD; i++) {
         acc[i] = 0.0;
     }
@@ -170,7 +172,6 @@ fn products(at: Place) -> array<f32, TOKENS * ROWS_PER_THREAD> {
         }
     }
 
-    return acc;
 }
 
 // y[token, out_offset + row], for rows and tokens that exist.
@@ -188,7 +189,7 @@ fn main(
     @builtin(local_invocation_index) li: u32,
 ) {
     let at = place(wg.x + wg.y * groups.x, li);
-    let acc = products(at);
+    products(at);
     for (var i = 0u; i < TOKENS * ROWS_PER_THREAD; i++) {
         partial[li] = acc[i];
         for (var stride = THREADS_PER_ROW / 2u; stride > 0u; stride /= 2u) {
@@ -216,7 +217,7 @@ fn main_whole_rows(
     @builtin(local_invocation_index) li: u32,
 ) {
     let at = place(wg.x + wg.y * groups.x, li);
-    let acc = products(at);
+    products(at);
     for (var i = 0u; i < TOKENS * ROWS_PER_THREAD; i++) {
         store(at.first_token + i / ROWS_PER_THREAD, at.first_row + i % ROWS_PER_THREAD, acc[i]);
     }
