@@ -69,7 +69,8 @@ const HI_QUAD_ROWS = select(1u, ROWS_PER_THREAD, QUADS_PER_UNIT == 2u);
 // products spend most on (see MatvecShape). Measured on lavapipe (examples/matvec_speed.rs,
 // alternating runs): the 4-bit units' words loaded once rather than twice made SmolLM2's Q4_1
 // products 1.3× faster and Gemma 3's Q5_0 ones 1.2×; then with QUAD_LOADS (one 16-byte load per
-// quad, which the planar rows of src/quant/mod.rs align) Q4_1 1.1–1.2× and Q8_0 1.3× more.
+// quad, which the planar rows of src/quant/mod.rs align) Q4_1 1.1–1.26×, Q8_0 1.2× and Q4_K
+// 1.07× more.
 fn unit_quad(u: Unit, i: u32) -> vec4<u32> {
     if (QUAD_LOADS && PRELOADED) {
         return weight_quads[u.q / 4u + i];
