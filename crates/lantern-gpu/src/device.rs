@@ -257,10 +257,9 @@ impl Gpu {
     /// Whether kernels should read 16 bytes per load where their data is aligned for it
     /// (`quant_matvec`'s quants; see `quant::` on the planar rows that align them). Everywhere but
     /// SwiftShader: a GPU then issues one 128-bit load per invocation instead of four (not yet
-    /// measured on one), and lavapipe,
-    /// which compiles each load into a loop over its SIMD lanes, runs the products 1.1–1.3× faster;
-    /// but SwiftShader ran them 1.1–1.5× slower (in Chromium, alternating builds), so it keeps
-    /// loading words.
+    /// measured on one), and lavapipe, which compiles each load into a loop over its SIMD lanes,
+    /// runs the products 1.1–1.3× faster; but SwiftShader ran them 1.1–1.5× slower (in Chromium,
+    /// alternating builds), so it keeps loading words.
     pub fn wide_loads(&self) -> bool {
         self.wide_loads
     }

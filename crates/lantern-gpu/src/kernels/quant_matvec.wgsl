@@ -172,7 +172,6 @@ fn products(at: Place) {
             }
         }
     }
-
 }
 
 // y[token, out_offset + row], for rows and tokens that exist.

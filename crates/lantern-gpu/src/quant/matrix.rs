@@ -276,7 +276,7 @@ pub const FLUSH_BYTES: u64 = 8 << 20;
 impl MatrixWriter<'_> {
     /// Repacks and uploads the rows `chunk` completes; a partial row waits for the next chunk.
     pub fn write(&mut self, chunk: &[u8]) -> Result<()> {
-        let expected = self.rows * self.gguf_row_bytes();
+        let expected = self.rows * self.repacker.row_bytes() as u64;
         if self.received + chunk.len() as u64 > expected {
             return Err(GpuError::Shape(format!(
                 "{}: more data than a {}×{} {} matrix holds ({expected} bytes)",
@@ -328,10 +328,5 @@ impl MatrixWriter<'_> {
             )));
         }
         Ok(())
-    }
-
-    fn gguf_row_bytes(&self) -> u64 {
-        let matrix = self.matrix;
-        matrix.row_blocks() as u64 * matrix.format.gguf_block_bytes() as u64
     }
 }

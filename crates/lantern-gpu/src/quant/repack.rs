@@ -41,6 +41,11 @@ impl Repacker {
         self.format
     }
 
+    /// GGUF bytes of one row.
+    pub fn row_bytes(&self) -> usize {
+        self.row_bytes
+    }
+
     /// Rows repacked so far.
     pub fn rows(&self) -> u64 {
         self.rows
