@@ -21,6 +21,9 @@ pub struct GpuOptions {
     /// Shape workgroups for a GPU even on a CPU adapter (tests use it to run the GPU shapes on
     /// lavapipe and SwiftShader).
     pub gpu_workgroups: bool,
+    /// Load one word at a time even where 16-byte loads are aligned, as on SwiftShader (tests use
+    /// it to run that path on adapters that would load quads; see [`Gpu::wide_loads`]).
+    pub word_loads: bool,
 }
 
 /// What the adapter is and what it allows: shown by the page, the CLI and benchmark reports.
@@ -211,7 +214,7 @@ impl Gpu {
         let swiftshader = info.name.to_ascii_lowercase().contains("swiftshader")
             || (info.backend == wgpu::Backend::BrowserWebGpu
                 && info.device_type == wgpu::DeviceType::Cpu);
-        let wide_loads = !swiftshader;
+        let wide_loads = !swiftshader && !options.word_loads;
         let pool = BufferPool::new(device.clone(), &required_limits);
         Ok(Gpu {
             device,

@@ -128,6 +128,16 @@ pub async fn test_gpu_with_gpu_workgroups() -> Gpu {
     .await
 }
 
+/// A device whose kernels load one word at a time where they would load 16 bytes, so that
+/// adapters with wide loads test SwiftShader's path too (see [`Gpu::wide_loads`]).
+pub async fn test_gpu_with_word_loads() -> Gpu {
+    test_gpu_with(GpuOptions {
+        word_loads: true,
+        ..GpuOptions::default()
+    })
+    .await
+}
+
 async fn test_gpu_with(options: GpuOptions) -> Gpu {
     match Gpu::new(options).await {
         Ok(gpu) => gpu,

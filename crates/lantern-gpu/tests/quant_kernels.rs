@@ -13,7 +13,7 @@ use lantern_gpu::quant::{FLUSH_BYTES, QuantMatrix, WeightFormat};
 use lantern_gpu::reference::quant::{
     compare_matmul_wt, compare_matmul_wt_in, random_blocks, transpose,
 };
-use lantern_gpu::testing::Rng;
+use lantern_gpu::testing::{Rng, test_gpu_with_word_loads};
 use lantern_gpu::{Batch, Gpu, GpuError, GpuOptions, Precision, Tensor, gpu_test};
 
 #[cfg(target_arch = "wasm32")]
@@ -155,6 +155,23 @@ gpu_test!(matvec_over_rows_of_x_matches_reference, |gpu| {
         };
         check_matvec_rows(&gpu, Some(shape), seed).await;
     }
+});
+
+// The word-load path (`Gpu::wide_loads` false: SwiftShader's) on adapters that would load 16
+// bytes at a time, for decode and for several rows of X, in CPU and GPU workgroup shapes. In
+// Chromium, whose SwiftShader loads words anyway, this repeats the tests above.
+gpu_test!(matvec_with_word_loads_matches_reference, |_gpu| {
+    let gpu = test_gpu_with_word_loads().await;
+    assert!(!gpu.wide_loads());
+    check_matvec(&gpu, None, Precision::F32, 31).await;
+    check_matvec_rows(&gpu, None, 32).await;
+    let shape = MatvecShape {
+        threads_per_row: 4,
+        rows_per_workgroup: 16,
+        rows_per_thread: 2,
+        tokens: 3,
+    };
+    check_matvec_rows(&gpu, Some(shape), 33).await;
 });
 
 /// (rows, blocks per row) for the prefill product, with M = 1, 3, 17 and 70 rows of X.
