@@ -1,16 +1,36 @@
-//! Streaming rate of the matrix-vector kernel (`quant_matvec`, one token: decode's product) on
-//! the shapes of the two target models, per weight format: a micro-benchmark for kernel work,
-//! beside `lantern bench` for whole models. Weights are arbitrary bytes (speed does not depend on
-//! their values); each figure is the best of several submissions of many products.
+//! Streaming rate of the matrix-vector kernel (`quant_matvec`) on the shapes of the two target
+//! models, per weight format: a micro-benchmark for kernel work, beside `lantern bench` for whole
+//! models. One row of x by default (decode's product); `--tokens M` multiplies M rows of x at
+//! once (a prefill's product, which CPU adapters also run with this kernel). `--rows-per-thread`
+//! and `--rows-per-workgroup` replace the adapter's launch shape, to measure others. Weights are
+//! arbitrary bytes (speed does not depend on their values); each figure is the best of several
+//! submissions of many products.
 //!
-//! `cargo run --release -p lantern-cli --example matvec_speed [FORMAT]`, e.g. `Q4_1`.
-//! On a machine this noisy (±30% run to run), compare two builds by alternating their runs.
+//! `cargo run --release -p lantern-cli --example matvec_speed -- [FORMAT] [--tokens M] …`,
+//! e.g. `Q4_1 --tokens 64`. On a machine this noisy (±30% run to run), compare two builds or
+//! shapes by alternating their runs.
 
 use std::time::Instant;
 
-use lantern_gpu::ops::quant_matvec;
-use lantern_gpu::quant::{QuantMatrix, WeightFormat};
+use clap::Parser;
+use lantern_gpu::ops::quant_matvec::{MatvecShape, quant_matvec_shaped};
+use lantern_gpu::quant::{QuantMatrix, UNIT_LEN, WeightFormat};
 use lantern_gpu::{Gpu, GpuOptions, Precision};
+
+#[derive(Parser)]
+struct Args {
+    /// Only this weight format (Q4_1, Q8_0, …).
+    format: Option<String>,
+    /// Rows of x multiplied at once.
+    #[arg(long, default_value_t = 1)]
+    tokens: usize,
+    /// Rows each invocation computes (the adapter's choice when absent).
+    #[arg(long)]
+    rows_per_thread: Option<u32>,
+    /// Invocations' row groups per workgroup (the adapter's choice when absent).
+    #[arg(long)]
+    rows_per_workgroup: Option<u32>,
+}
 
 /// (format, rows, cols, products per submission): SmolLM2-135M's feed-forward products and tied
 /// output projection, and Gemma 3 270M's products in the formats its Q4_K_M file uses.
@@ -26,41 +46,62 @@ const SHAPES: [(WeightFormat, usize, usize, usize); 6] = [
 const SUBMISSIONS: usize = 5;
 
 fn main() {
-    pollster::block_on(run(std::env::args().nth(1)));
+    pollster::block_on(run(Args::parse()));
 }
 
-async fn run(only: Option<String>) {
+async fn run(args: Args) {
     let gpu = Gpu::new(GpuOptions::default())
         .await
         .expect("a WebGPU adapter");
     println!("adapter: {}", gpu.report().name);
     for (format, rows, cols, products) in SHAPES {
-        if only
+        if args
+            .format
             .as_ref()
             .is_some_and(|name| !format.name().eq_ignore_ascii_case(name))
         {
             continue;
         }
         let w = arbitrary_matrix(&gpu, format, rows, cols);
-        let x: Vec<f32> = (0..cols).map(|i| (i % 7) as f32 * 0.1).collect();
-        let x = gpu.upload("x", &x, &[1, cols]).expect("x fits");
+        let adapters_shape = MatvecShape::for_matrix(cols / UNIT_LEN, args.tokens, &gpu);
+        let shape = MatvecShape {
+            rows_per_thread: args
+                .rows_per_thread
+                .unwrap_or(adapters_shape.rows_per_thread),
+            rows_per_workgroup: args
+                .rows_per_workgroup
+                .unwrap_or(adapters_shape.rows_per_workgroup),
+            ..adapters_shape
+        };
+        let x: Vec<f32> = (0..args.tokens * cols)
+            .map(|i| (i % 7) as f32 * 0.1)
+            .collect();
+        let x = gpu.upload("x", &x, &[args.tokens, cols]).expect("x fits");
+        // As many products per submission as one row of x takes: a submission's work grows
+        // with the rows of x.
+        let products = (products / args.tokens).max(2);
         let mut best = f64::MAX;
         for _ in 0..SUBMISSIONS {
             let started = Instant::now();
             let mut batch = gpu.batch("matvec speed");
             for _ in 1..products {
-                drop(quant_matvec(&mut batch, &w, &x, Precision::F32).expect("product"));
+                drop(
+                    quant_matvec_shaped(&mut batch, &w, &x, shape, Precision::F32)
+                        .expect("product"),
+                );
             }
-            let y = quant_matvec(&mut batch, &w, &x, Precision::F32).expect("product");
+            let y =
+                quant_matvec_shaped(&mut batch, &w, &x, shape, Precision::F32).expect("product");
             batch.submit_and_read(&y).await.expect("readback");
             best = best.min(started.elapsed().as_secs_f64());
         }
         let seconds = best / products as f64;
         println!(
-            "{:5} {rows:6}×{cols:<5} {:8.3} ms per product {:6.2} GB/s",
+            "{:5} {rows:6}×{cols:<5} {:8.3} ms per product {:6.2} GB/s of weights, {:6.2} G multiply-adds/s",
             format.name(),
             seconds * 1e3,
-            w.size_bytes() as f64 / seconds / 1e9
+            w.size_bytes() as f64 / seconds / 1e9,
+            (rows * cols * args.tokens) as f64 / seconds / 1e9,
         );
     }
 }
