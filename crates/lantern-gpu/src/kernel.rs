@@ -144,8 +144,8 @@ impl Specialization {
         self
     }
 
-    /// The kernel's source with each named constant's value replaced, and `real` switched to
-    /// f16 when asked.
+    /// The kernel's source with each named constant's value replaced, `real` switched to f16
+    /// when asked, and the loops it marks `// unroll` unrolled (see [`crate::unroll`]).
     pub fn apply(&self, kernel: &KernelSource) -> Result<String> {
         let mut lines: Vec<String> = kernel.wgsl.lines().map(str::to_owned).collect();
         if self.precision == Precision::F16 {
@@ -174,7 +174,10 @@ impl Specialization {
             let indent = &line[..line.len() - line.trim_start().len()];
             *line = format!("{indent}const {name}: {ty} = {value};");
         }
-        Ok(lines.join("\n"))
+        crate::unroll::unroll_loops(&lines.join("\n")).map_err(|message| GpuError::Kernel {
+            kernel: kernel.name.to_string(),
+            message,
+        })
     }
 }
 

@@ -26,6 +26,7 @@ pub mod roofline;
 pub mod selfcheck;
 pub mod tensor;
 pub mod testing;
+mod unroll;
 
 pub use batch::Batch;
 pub use bind_groups::BindGroupStats;

@@ -44,6 +44,8 @@ fn main(
     let row0 = (block / params.col_blocks) * TILE_M;
     let col0 = (block % params.col_blocks) * TILE_N;
 
+    // Indexed by constants only: the loops over THREAD_M and THREAD_N are unrolled (see
+    // quant_matvec.wgsl on why SwiftShader and lavapipe need that).
     var acc: array<f32, THREAD_M * THREAD_N>;
     var a_reg: array<f32, THREAD_M>;
     var b_reg: array<f32, THREAD_N>;
@@ -70,14 +72,14 @@ fn main(
         workgroupBarrier();
 
         for (var kk = 0u; kk < TILE_K; kk++) {
-            for (var tm = 0u; tm < THREAD_M; tm++) {
+            for (var tm = 0u; tm < THREAD_M; tm++) { // unroll
                 a_reg[tm] = tile_a[kk * TILE_M + lid.y * THREAD_M + tm];
             }
-            for (var tn = 0u; tn < THREAD_N; tn++) {
+            for (var tn = 0u; tn < THREAD_N; tn++) { // unroll
                 b_reg[tn] = tile_b[kk * TILE_N + lid.x * THREAD_N + tn];
             }
-            for (var tm = 0u; tm < THREAD_M; tm++) {
-                for (var tn = 0u; tn < THREAD_N; tn++) {
+            for (var tm = 0u; tm < THREAD_M; tm++) { // unroll
+                for (var tn = 0u; tn < THREAD_N; tn++) { // unroll
                     acc[tm * THREAD_N + tn] = fma(a_reg[tm], b_reg[tn], acc[tm * THREAD_N + tn]);
                 }
             }
@@ -85,9 +87,9 @@ fn main(
         workgroupBarrier();
     }
 
-    for (var tm = 0u; tm < THREAD_M; tm++) {
+    for (var tm = 0u; tm < THREAD_M; tm++) { // unroll
         let row = row0 + lid.y * THREAD_M + tm;
-        for (var tn = 0u; tn < THREAD_N; tn++) {
+        for (var tn = 0u; tn < THREAD_N; tn++) { // unroll
             let col = col0 + lid.x * THREAD_N + tn;
             if (row < params.m && col < params.n) {
                 c[row * params.n + col] = acc[tm * THREAD_N + tn];

@@ -57,6 +57,8 @@ fn main(
     let col0 = (block % params.col_blocks) * TILE_N;
     let k4 = params.k / 4u;
 
+    // Indexed by constants only: the loops over THREAD_M and THREAD_N are unrolled (see
+    // quant_matvec.wgsl on why SwiftShader and lavapipe need that).
     var acc: array<f32, THREAD_M * THREAD_N>;
     var step_sum: array<real, THREAD_M * THREAD_N>;
     var x_reg: array<real, THREAD_M>;
@@ -92,31 +94,35 @@ fn main(
         workgroupBarrier();
 
         // Zeroed explicitly each step (see ARCHITECTURE.md on loop-local arrays).
-        for (var i = 0u; i < THREAD_M * THREAD_N; i++) {
-            step_sum[i] = real(0.0);
+        for (var tm = 0u; tm < THREAD_M; tm++) { // unroll
+            for (var tn = 0u; tn < THREAD_N; tn++) { // unroll
+                step_sum[tm * THREAD_N + tn] = real(0.0);
+            }
         }
         for (var kk = 0u; kk < TILE_K; kk++) {
-            for (var tm = 0u; tm < THREAD_M; tm++) {
+            for (var tm = 0u; tm < THREAD_M; tm++) { // unroll
                 x_reg[tm] = tile_x[kk * TILE_M + lid.y * THREAD_M + tm];
             }
-            for (var tn = 0u; tn < THREAD_N; tn++) {
+            for (var tn = 0u; tn < THREAD_N; tn++) { // unroll
                 w_reg[tn] = tile_w[kk * TILE_N + lid.x * THREAD_N + tn];
             }
-            for (var tm = 0u; tm < THREAD_M; tm++) {
-                for (var tn = 0u; tn < THREAD_N; tn++) {
+            for (var tm = 0u; tm < THREAD_M; tm++) { // unroll
+                for (var tn = 0u; tn < THREAD_N; tn++) { // unroll
                     step_sum[tm * THREAD_N + tn] = fma(x_reg[tm], w_reg[tn], step_sum[tm * THREAD_N + tn]);
                 }
             }
         }
-        for (var i = 0u; i < THREAD_M * THREAD_N; i++) {
-            acc[i] += f32(step_sum[i]);
+        for (var tm = 0u; tm < THREAD_M; tm++) { // unroll
+            for (var tn = 0u; tn < THREAD_N; tn++) { // unroll
+                acc[tm * THREAD_N + tn] += f32(step_sum[tm * THREAD_N + tn]);
+            }
         }
         workgroupBarrier();
     }
 
-    for (var tm = 0u; tm < THREAD_M; tm++) {
+    for (var tm = 0u; tm < THREAD_M; tm++) { // unroll
         let row = row0 + lid.y * THREAD_M + tm;
-        for (var tn = 0u; tn < THREAD_N; tn++) {
+        for (var tn = 0u; tn < THREAD_N; tn++) { // unroll
             let col = col0 + lid.x * THREAD_N + tn;
             if (row < params.m && col < params.n) {
                 y[row * params.ld_y + params.col_offset + col] = acc[tm * THREAD_N + tn];

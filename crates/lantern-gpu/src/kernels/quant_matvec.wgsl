@@ -115,6 +115,14 @@ fn place(linear: u32, li: u32) -> Place {
 // for token first_token + t and row first_row + r (all of it when THREADS_PER_ROW = 1). Private
 // to the invocation; not a returned array, whose copy made lavapipe's prefill products (64
 // values each) up to 10% slower.
+//
+// Every loop over rows and tokens is unrolled (`// unroll`, src/unroll.rs), so that `acc`, `u`,
+// `lo`, `row` and `w` are only ever indexed by constants. SwiftShader keeps such arrays in memory
+// and turns an index that varies at run time into a gather across its lanes, and lavapipe does
+// not unroll the 8 × 8 loops of a prefill product itself: unrolled, SwiftShader's products ran
+// 1.5–2.5× faster (Chromium, alternating builds) and lavapipe's prefill products 2–3× faster
+// (examples/matvec_speed.rs --tokens 64). For that, the token loop always runs TOKENS times:
+// rows of x past M repeat the last one, and their sums are not stored.
 var<private> acc: array<f32, TOKENS * ROWS_PER_THREAD>;
 
 fn products(at: Place) {
@@ -123,16 +131,18 @@ fn products(at: Place) {
     let first_token = at.first_token;
     let x_row = params.units * 8u; // vec4s per row of x
 
-    for (var i = 0u; i < TOKENS * ROWS_PER_THREAD; i++) {
-        acc[i] = 0.0;
+    for (var t = 0u; t < TOKENS; t++) { // unroll
+        for (var r = 0u; r < ROWS_PER_THREAD; r++) { // unroll
+            acc[t * ROWS_PER_THREAD + r] = 0.0;
+        }
     }
     // Rows past the end (an invocation's ROWS_PER_THREAD rows may straddle it) compute the last
     // row again, their sums not written, rather than branch per row inside the loop; they also
     // join the reduction below (barriers need the whole workgroup).
     if (first_token < params.m) {
-        let tokens = min(TOKENS, params.m - first_token);
+        let last_token = min(TOKENS, params.m - first_token) - 1u;
         var row: array<u32, ROWS_PER_THREAD>;
-        for (var r = 0u; r < ROWS_PER_THREAD; r++) {
+        for (var r = 0u; r < ROWS_PER_THREAD; r++) { // unroll
             row[r] = row_start(min(first_row + r, params.rows - 1u), params.row_blocks);
         }
         for (var unit = lane; unit < params.units; unit += THREADS_PER_ROW) {
@@ -140,7 +150,7 @@ fn products(at: Place) {
             // Each row's first quad, and its second where units have two (one unused entry else).
             var lo: array<vec4<u32>, ROWS_PER_THREAD>;
             var hi: array<vec4<u32>, HI_QUAD_ROWS>;
-            for (var r = 0u; r < ROWS_PER_THREAD; r++) {
+            for (var r = 0u; r < ROWS_PER_THREAD; r++) { // unroll
                 u[r] = unit_at(row[r], params.row_blocks, unit);
                 lo[r] = unit_quad(u[r], 0u);
                 if (QUADS_PER_UNIT == 2u) {
@@ -154,17 +164,17 @@ fn products(at: Place) {
                     // ROWS_PER_THREAD rows: on a CPU adapter, where a load costs about as much
                     // per value as decoding one, x's loads would otherwise outnumber W's.
                     let xv = vec4<real>(x[xi + j]);
-                    for (var r = 0u; r < ROWS_PER_THREAD; r++) {
+                    for (var r = 0u; r < ROWS_PER_THREAD; r++) { // unroll
                         acc[r] += f32(dot(values(u[r], lo[r], hi[r % HI_QUAD_ROWS], j), xv));
                     }
                 } else {
                     var w: array<vec4<real>, ROWS_PER_THREAD>;
-                    for (var r = 0u; r < ROWS_PER_THREAD; r++) {
+                    for (var r = 0u; r < ROWS_PER_THREAD; r++) { // unroll
                         w[r] = values(u[r], lo[r], hi[r % HI_QUAD_ROWS], j);
                     }
-                    for (var t = 0u; t < tokens; t++) {
-                        let xv = vec4<real>(x[xi + t * x_row + j]);
-                        for (var r = 0u; r < ROWS_PER_THREAD; r++) {
+                    for (var t = 0u; t < TOKENS; t++) { // unroll
+                        let xv = vec4<real>(x[xi + min(t, last_token) * x_row + j]);
+                        for (var r = 0u; r < ROWS_PER_THREAD; r++) { // unroll
                             acc[t * ROWS_PER_THREAD + r] += f32(dot(w[r], xv));
                         }
                     }
@@ -218,7 +228,9 @@ fn main_whole_rows(
 ) {
     let at = place(wg.x + wg.y * groups.x, li);
     products(at);
-    for (var i = 0u; i < TOKENS * ROWS_PER_THREAD; i++) {
-        store(at.first_token + i / ROWS_PER_THREAD, at.first_row + i % ROWS_PER_THREAD, acc[i]);
+    for (var t = 0u; t < TOKENS; t++) { // unroll
+        for (var r = 0u; r < ROWS_PER_THREAD; r++) { // unroll
+            store(at.first_token + t, at.first_row + r, acc[t * ROWS_PER_THREAD + r]);
+        }
     }
 }
