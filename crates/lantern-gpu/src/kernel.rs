@@ -145,7 +145,7 @@ impl Specialization {
     }
 
     /// The kernel's source with each named constant's value replaced, `real` switched to f16
-    /// when asked, and the loops it marks `// unroll` unrolled (see [`crate::unroll`]).
+    /// when asked, and the loops it marks `// unroll` unrolled (see `src/unroll.rs`).
     pub fn apply(&self, kernel: &KernelSource) -> Result<String> {
         let mut lines: Vec<String> = kernel.wgsl.lines().map(str::to_owned).collect();
         if self.precision == Precision::F16 {
