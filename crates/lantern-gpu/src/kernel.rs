@@ -165,12 +165,12 @@ impl Specialization {
         for (name, value) in &self.values {
             let line = lines
                 .iter_mut()
-                .find(|line| const_declaration(line).is_some_and(|(ident, _)| ident == *name))
+                .find(|line| const_declaration(line).is_some_and(|(ident, _, _)| ident == *name))
                 .ok_or_else(|| GpuError::Kernel {
                     kernel: kernel.name.to_string(),
                     message: format!("has no `const {name}: TYPE = …;` declaration to specialize"),
                 })?;
-            let (_, ty) = const_declaration(line).expect("matched above");
+            let (_, ty, _) = const_declaration(line).expect("matched above");
             let indent = &line[..line.len() - line.trim_start().len()];
             *line = format!("{indent}const {name}: {ty} = {value};");
         }
@@ -184,15 +184,13 @@ impl Specialization {
 /// How a kernel that can compute in f16 declares its arithmetic type.
 const REAL_F32: &str = "alias real = f32;";
 
-/// Parses `const NAME: TYPE = VALUE;` (with an explicit type) into (NAME, TYPE).
-fn const_declaration(line: &str) -> Option<(&str, &str)> {
+/// Parses `const NAME: TYPE = VALUE;` (with an explicit type) into (NAME, TYPE, VALUE).
+pub(crate) fn const_declaration(line: &str) -> Option<(&str, &str, &str)> {
     let rest = line.trim_start().strip_prefix("const ")?;
     let (ident, rest) = rest.split_once(':')?;
     let (ty, value) = rest.split_once('=')?;
-    value
-        .trim_end()
-        .ends_with(';')
-        .then_some((ident.trim(), ty.trim()))
+    let value = value.trim_end().strip_suffix(';')?;
+    Some((ident.trim(), ty.trim(), value.trim()))
 }
 
 /// Compiled pipelines, one per (kernel, specialization): by kernel name, then specialization, so

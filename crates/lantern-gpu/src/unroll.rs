@@ -23,6 +23,8 @@
 //! unrolled, Chromium lost the device or timed out compiling it. Mark only loops whose copies
 //! stay few.
 
+use crate::kernel::const_declaration;
+
 /// The most iterations a marked loop may have: beyond that the copies would bloat the shader.
 const MAX_ITERATIONS: u32 = 64;
 
@@ -32,9 +34,9 @@ const MARKER: &str = "// unroll";
 pub(crate) fn unroll_loops(wgsl: &str) -> Result<String, String> {
     let mut lines: Vec<String> = wgsl.lines().map(str::to_owned).collect();
     // Outer loops first: their copies carry the inner loops' markers, expanded in later rounds.
-    while let Some(start) = lines.iter().position(|line| marked_loop(line).is_some()) {
-        let (var, bound) = marked_loop(&lines[start]).expect("found above");
-        let (var, bound) = (var.to_owned(), bound.to_owned());
+    while let Some((start, var, bound)) = lines.iter().enumerate().find_map(|(i, line)| {
+        marked_loop(line).map(|(var, bound)| (i, var.to_owned(), bound.to_owned()))
+    }) {
         let end = closing_line(&lines, start)?;
         let count = iterations(&lines, &bound)?;
         let body = &lines[start + 1..end];
@@ -105,10 +107,9 @@ fn closing_line(lines: &[String], start: usize) -> Result<usize, String> {
 fn iterations(lines: &[String], bound: &str) -> Result<u32, String> {
     let literal = |text: &str| text.trim().trim_end_matches('u').parse::<u32>().ok();
     let value = literal(bound).or_else(|| {
-        lines.iter().find_map(|line| {
-            let rest = line.trim().strip_prefix("const ")?.strip_prefix(bound)?;
-            let value = rest.trim_start().strip_prefix(':')?.split_once('=')?.1;
-            literal(value.trim().strip_suffix(';')?)
+        lines.iter().find_map(|line| match const_declaration(line) {
+            Some((name, _, value)) if name == bound => literal(value),
+            _ => None,
         })
     });
     match value {
