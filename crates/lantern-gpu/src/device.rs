@@ -114,6 +114,7 @@ pub struct Gpu {
     lost: Arc<Mutex<Option<String>>>,
     cpu_workgroups: bool,
     wide_loads: bool,
+    unroll_long_loops: bool,
     /// Set while kernel times are collected (see [`Gpu::start_profiling`]).
     profiler: Mutex<Option<crate::profile::Profiler>>,
 }
@@ -215,6 +216,7 @@ impl Gpu {
             || (info.backend == wgpu::Backend::BrowserWebGpu
                 && info.device_type == wgpu::DeviceType::Cpu);
         let wide_loads = !swiftshader && !options.word_loads;
+        let unroll_long_loops = cpu_workgroups && !swiftshader;
         let pool = BufferPool::new(device.clone(), &required_limits);
         Ok(Gpu {
             device,
@@ -227,6 +229,7 @@ impl Gpu {
             lost,
             cpu_workgroups,
             wide_loads,
+            unroll_long_loops,
             profiler: Mutex::new(None),
         })
     }
@@ -265,6 +268,18 @@ impl Gpu {
     /// alternating builds), so it keeps loading words.
     pub fn wide_loads(&self) -> bool {
         self.wide_loads
+    }
+
+    /// Whether kernels unroll loops whose copies make a long shader (attention's loops over 16
+    /// query rows and their output dimensions; see `src/unroll.rs`). Only on lavapipe: its
+    /// compiler does not unroll them itself, keeps arrays indexed by a loop variable in memory,
+    /// and compiles the long shader in well under a second; unrolled, its prefill attention
+    /// (Gemma 3, 128-token prompt, `lantern profile`, alternating builds) took 0.49–0.61 s
+    /// against 0.61–0.84 s. SwiftShader took minutes to compile attention unrolled over 8–12
+    /// rows, or Chromium lost the device, and a GPU's compiler unrolls such loops on its own.
+    /// Short loops (a matrix product's 8 rows) are unrolled on every adapter.
+    pub fn unroll_long_loops(&self) -> bool {
+        self.unroll_long_loops
     }
 
     /// The most invocations a workgroup that reduces through workgroup memory should have:

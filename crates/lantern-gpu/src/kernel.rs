@@ -107,6 +107,8 @@ pub struct Specialization {
     values: Vec<(&'static str, String)>,
     precision: Precision,
     entry_point: Option<&'static str>,
+    /// Leave the loops marked `// unroll` as loops (see [`Specialization::rolled_loops`]).
+    rolled: bool,
 }
 
 impl Specialization {
@@ -144,8 +146,17 @@ impl Specialization {
         self
     }
 
+    /// Leaves the loops the kernel marks `// unroll` rolled when `rolled` is true: for marked
+    /// loops whose copies would make a shader too long for some adapter's compiler
+    /// ([`crate::Gpu::unroll_long_loops`]). The marker is a comment, so the source is valid either way.
+    pub fn rolled_loops(mut self, rolled: bool) -> Self {
+        self.rolled = rolled;
+        self
+    }
+
     /// The kernel's source with each named constant's value replaced, `real` switched to f16
-    /// when asked, and the loops it marks `// unroll` unrolled (see `src/unroll.rs`).
+    /// when asked, and the loops it marks `// unroll` unrolled (see `src/unroll.rs`) unless
+    /// asked to leave them rolled.
     pub fn apply(&self, kernel: &KernelSource) -> Result<String> {
         let mut lines: Vec<String> = kernel.wgsl.lines().map(str::to_owned).collect();
         if self.precision == Precision::F16 {
@@ -174,7 +185,11 @@ impl Specialization {
             let indent = &line[..line.len() - line.trim_start().len()];
             *line = format!("{indent}const {name}: {ty} = {value};");
         }
-        crate::unroll::unroll_loops(&lines.join("\n")).map_err(|message| GpuError::Kernel {
+        let source = lines.join("\n");
+        if self.rolled {
+            return Ok(source);
+        }
+        crate::unroll::unroll_loops(&source).map_err(|message| GpuError::Kernel {
             kernel: kernel.name.to_string(),
             message,
         })
@@ -305,6 +320,30 @@ mod tests {
         assert!(err.to_string().contains("alias real = f32;"), "{err}");
         assert_eq!("f16".parse(), Ok(Precision::F16));
         assert!("f64".parse::<Precision>().is_err());
+    }
+
+    #[test]
+    fn marked_loops_unroll_unless_kept_rolled() {
+        const LOOP: KernelSource = KernelSource {
+            name: "loop",
+            wgsl: "const N: u32 = 4u;\nfor (var r = 0u; r < N; r++) { // unroll\n    a[r] = 0.0;\n}",
+        };
+        let unrolled = Specialization::new().u32("N", 2).apply(&LOOP).unwrap();
+        assert_eq!(
+            unrolled,
+            "const N: u32 = 2u;\n{\n    const r = 0u;\n    a[r] = 0.0;\n}\n{\n    const r = 1u;\n    a[r] = 0.0;\n}"
+        );
+        let rolled = Specialization::new()
+            .u32("N", 2)
+            .rolled_loops(true)
+            .apply(&LOOP)
+            .unwrap();
+        assert_eq!(rolled, LOOP.wgsl.replace("4u", "2u"));
+        // The choice is part of the pipeline cache's key.
+        assert_ne!(
+            Specialization::new().rolled_loops(true),
+            Specialization::new()
+        );
     }
 
     #[test]

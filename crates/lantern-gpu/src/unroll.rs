@@ -21,7 +21,8 @@
 //! early), nor its own closing brace in a comment. Copies make the shader longer, and SwiftShader
 //! compiles long shaders slowly: with attention's loops over 8–12 rows and 2–4 dimensions
 //! unrolled, Chromium lost the device or timed out compiling it. Mark only loops whose copies
-//! stay few.
+//! stay few, or have the launcher keep them rolled where the shader would be too long
+//! (`Specialization::rolled_loops`, as attention does off lavapipe).
 
 use crate::kernel::const_declaration;
 

@@ -32,8 +32,14 @@
 // one value at a time, which is what a decode step's attention waits on on a GPU (an H200's
 // SmolLM2 decode step: 34 µs per layer before, 24 after).
 //
-// Specializable: WG (invocations = keys per tile), ROWS, HEAD_DIM. The launcher keeps the
-// workgroup memory, 4 * (ROWS * (HEAD_DIM + WG) + 3 * ROWS) bytes, within the device's limit.
+// The loops over rows and over an invocation's output dimensions are marked `// unroll`, so
+// that `s` and `acc` are indexed by constants. The launcher unrolls them on lavapipe only
+// (`Gpu::unroll_long_loops`): there prefill attention ran 1.2-1.5× faster; SwiftShader could
+// not compile the long shader in reasonable time, and GPUs unroll on their own.
+//
+// Specializable: WG (invocations = keys per tile), ROWS, HEAD_DIM, DIMS_PER_THREAD. The
+// launcher keeps the workgroup memory, 4 * (ROWS * (HEAD_DIM + WG) + 3 * ROWS) bytes, within the
+// device's limit.
 
 struct Params {
     q_len: u32,
@@ -52,7 +58,8 @@ struct Params {
 const WG: u32 = 128u;
 const ROWS: u32 = 4u;
 const HEAD_DIM: u32 = 64u;
-const DIMS_PER_THREAD: u32 = (HEAD_DIM + WG - 1u) / WG;
+// ceil(HEAD_DIM / WG), set by the launcher: a literal, so that loops over it can be unrolled.
+const DIMS_PER_THREAD: u32 = 1u;
 const HEAD_VEC4S: u32 = HEAD_DIM / 4u;
 const NEG: f32 = -0x1.fffffep+127f;
 // Past |s / cap| = 15, tanh is 1 to f32 precision; clamping keeps tanh's sinh/cosh finite.
@@ -148,19 +155,19 @@ fn main(
         // iteration, but Chromium's compiler (seen on SwiftShader) kept the previous tile's scores
         // in this array, so it is zeroed explicitly.
         var s: array<f32, ROWS>;
-        for (var r = 0u; r < ROWS; r++) {
+        for (var r = 0u; r < ROWS; r++) { // unroll
             s[r] = 0.0;
         }
         if (li < tile_len) {
             let k_base = (key * params.n_kv_heads + kv_head) * HEAD_VEC4S;
             for (var d = 0u; d < HEAD_VEC4S; d++) {
                 let kd = k_cache[k_base + d];
-                for (var r = 0u; r < ROWS; r++) {
+                for (var r = 0u; r < ROWS; r++) { // unroll
                     s[r] += dot(q_tile[r * HEAD_VEC4S + d], kd);
                 }
             }
         }
-        for (var r = 0u; r < ROWS; r++) {
+        for (var r = 0u; r < ROWS; r++) { // unroll
             let row = row_info(kv_head, block, r);
             let visible = li < tile_len && row.valid && key >= row.first && key <= row.last;
             var score = s[r];
@@ -184,7 +191,7 @@ fn main(
         }
         workgroupBarrier();
 
-        for (var r = 0u; r < ROWS; r++) {
+        for (var r = 0u; r < ROWS; r++) { // unroll
             let score = p_tile[r * WG + li];
             p_tile[r * WG + li] = select(exp(score - row_max[r]), 0.0, score == NEG);
         }
@@ -197,15 +204,15 @@ fn main(
             }
             row_sum[li] = row_sum[li] * row_alpha[li] + sum;
         }
-        for (var e = 0u; e < DIMS_PER_THREAD; e++) {
+        for (var e = 0u; e < DIMS_PER_THREAD; e++) { // unroll
             let d = li + e * WG;
             if (d < HEAD_DIM) {
-                for (var r = 0u; r < ROWS; r++) {
+                for (var r = 0u; r < ROWS; r++) { // unroll
                     acc[r * DIMS_PER_THREAD + e] *= row_alpha[r];
                 }
                 for (var j = 0u; j < tile_len; j++) {
                     let v = v_cache[((tile + j) * params.n_kv_heads + kv_head) * HEAD_DIM + d];
-                    for (var r = 0u; r < ROWS; r++) {
+                    for (var r = 0u; r < ROWS; r++) { // unroll
                         acc[r * DIMS_PER_THREAD + e] = fma(p_tile[r * WG + j], v, acc[r * DIMS_PER_THREAD + e]);
                     }
                 }
@@ -215,19 +222,18 @@ fn main(
         workgroupBarrier();
     }
 
-    for (var r = 0u; r < ROWS; r++) {
+    for (var r = 0u; r < ROWS; r++) { // unroll
         let row = row_info(kv_head, block, r);
-        if (!row.valid) {
-            continue;
-        }
         let out_row = row.t * params.n_heads + row.head;
-        if (params.n_chunks > 1u) {
+        if (!row.valid) {
+            // A row past T * group: nothing to store.
+        } else if (params.n_chunks > 1u) {
             let base = (out_row * params.n_chunks + chunk) * (HEAD_DIM + 2u);
             if (li == 0u) {
                 out[base] = row_max[r];
                 out[base + 1u] = row_sum[r];
             }
-            for (var e = 0u; e < DIMS_PER_THREAD; e++) {
+            for (var e = 0u; e < DIMS_PER_THREAD; e++) { // unroll
                 let d = li + e * WG;
                 if (d < HEAD_DIM) {
                     out[base + 2u + d] = acc[r * DIMS_PER_THREAD + e];
@@ -236,7 +242,7 @@ fn main(
         } else {
             let l = row_sum[r];
             let inv = select(1.0 / l, 0.0, l == 0.0);
-            for (var e = 0u; e < DIMS_PER_THREAD; e++) {
+            for (var e = 0u; e < DIMS_PER_THREAD; e++) { // unroll
                 let d = li + e * WG;
                 if (d < HEAD_DIM) {
                     out[out_row * HEAD_DIM + d] = acc[r * DIMS_PER_THREAD + e] * inv;

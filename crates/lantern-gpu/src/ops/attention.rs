@@ -155,7 +155,9 @@ pub fn attention_split(
     let spec = Specialization::new()
         .u32("WG", wg as u32)
         .u32("ROWS", rows as u32)
-        .u32("HEAD_DIM", dim_u32(op, "head_dim", head_dim)?);
+        .u32("HEAD_DIM", dim_u32(op, "head_dim", head_dim)?)
+        .u32("DIMS_PER_THREAD", head_dim.div_ceil(wg) as u32)
+        .rolled_loops(!gpu.unroll_long_loops());
     let grid = gpu.grid(op, (n_kv * row_blocks * chunks) as u64)?;
     let kv = [cache.keys().buffer(), cache.values().buffer()];
     if chunks == 1 {
