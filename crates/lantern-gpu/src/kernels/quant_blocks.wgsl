@@ -51,7 +51,7 @@ struct Unit {
     q: u32,      // word index of the unit's first quant word
     q_high: bool, // Q4_K and Q6_K: the unit's quants are the high nibbles of their bytes
     h: u32,      // Q5_0: the 32 fifth bits; Q6_K: word index of the high 2-bit planes
-    h_mask: u32, // Q6_K: the bits of a pair of qh bytes holding this unit's 2 high bits
+    h_mask: u32, // Q6_K: the bits of each qh byte holding this unit's 2 high bits
     h_scale: f32, // Q6_K: what makes those bits, where they are, 16 times the high bits' value
     d: vec2<f32>, // scale of values 0..15 and 16..31 (they differ only in Q6_K)
     m: f32,      // offset added after scaling (Q4_1, Q4_K)
@@ -61,30 +61,34 @@ fn f16_low(word: u32) -> f32 {
     return unpack2x16float(word).x;
 }
 
-// Field `mask` of each of the four bytes of `word`, as exact floats: component c is the field
-// times 2^(its offset in the byte) times `BYTE_PLACES[c]`⁻¹, which the caller folds into its
-// scale (powers of two: the value stays exact). `mask` selects the field in a pair of bytes
-// (0x0f0f for the low nibbles, 0xf0f0 for the high ones). Instead of shifting each byte down, a
-// field masked in place within the low 23 bits becomes the low mantissa bits of 2^23, which
-// subtracting 2^23 leaves exactly (bytes 2 and 3 are moved down first, one shift for both).
-// SwiftShader compiles a shift by a per-component amount (what extracting the bytes as
-// `vec4<u32>(word) >> vec4<u32>(0u, 8u, 16u, 24u)` did) into a loop over its lanes, and a
-// u32-to-f32 conversion into several instructions. Decoded this way (natively on Chromium's
-// SwiftShader, examples/matvec_speed.rs, alternating builds) its products ran 1.3-1.4× faster
-// for Q4_1 and Q4_K, 1.8× for Q6_K and 2× for Q8_0 and Q5_0; lavapipe's stayed within the noise.
+// Field `mask` of each of the four bytes of `word` (`mask` repeats the field in every byte:
+// 0x0f0f0f0f for the low nibbles), as exact floats in place: component c is the field times
+// 2^(its offset in the byte) divided by `BYTE_PLACES[c]`, which the caller folds into its scale
+// (powers of two: the value stays exact). Each byte is masked where it lies and converted as an
+// i32 (exact: a field has at most 8 significant bits); byte 3's field may hold bit 31, so its sign
+// bit is flipped first, which makes the i32 the field minus 2^31, added back as a float.
+// Shifting each byte down instead (`vec4<u32>(word) >> vec4<u32>(0u, 8u, 16u, 24u)`, then a u32
+// conversion) is what SwiftShader compiles worst: every shift into a loop over its lanes, and a
+// u32-to-f32 conversion into several instructions. Decoded without them (natively on Chromium's
+// SwiftShader, examples/matvec_speed.rs, alternating builds) its products ran 1.3-1.4× faster for
+// Q4_1 and Q4_K, 1.8× for Q6_K and 2× for Q8_0 and Q5_0; lavapipe's stayed within the noise.
 fn byte_fields(word: u32, mask: u32) -> vec4<f32> {
-    let pairs = vec4<u32>(word, word, word >> 16u, word >> 16u);
-    let fields = pairs & vec4<u32>(mask & 0xffu, mask & 0xff00u, mask & 0xffu, mask & 0xff00u);
-    return bitcast<vec4<f32>>(fields | vec4<u32>(0x4b000000u)) - 8388608.0;
+    let f = word & mask;
+    return vec4<f32>(
+        f32(bitcast<i32>(f & 0xffu)),
+        f32(bitcast<i32>(f & 0xff00u)),
+        f32(bitcast<i32>(f & 0xff0000u)),
+        f32(bitcast<i32>((f & 0xff000000u) ^ 0x80000000u)) + 2147483648.0,
+    );
 }
 
-// The places of the bytes in `byte_fields`' pairs: the second byte of each pair is 256 times up.
-const BYTE_PLACES = vec4<f32>(1.0, 1.0 / 256.0, 1.0, 1.0 / 256.0);
+// The places of the bytes in `byte_fields`: byte c is 2^(8c) times up.
+const BYTE_PLACES = vec4<f32>(1.0, 1.0 / 256.0, 1.0 / 65536.0, 1.0 / 16777216.0);
 
 // Masks for `byte_fields`: all of each byte, its low nibble, its high nibble.
-const BYTES = 0xffffu;
-const LOW_NIBBLES = 0x0f0fu;
-const HIGH_NIBBLES = 0xf0f0u;
+const BYTES = 0xffffffffu;
+const LOW_NIBBLES = 0x0f0f0f0fu;
+const HIGH_NIBBLES = 0xf0f0f0f0u;
 
 // The low or high nibbles of `word`, as `byte_fields` returns them, and the factors that make
 // them the values 0..15.
@@ -213,7 +217,7 @@ fn unit_at(row: u32, row_blocks: u32, unit: u32) -> Unit {
             u.q = block + 16u * half + 8u * (k % 2u);
             u.q_high = k >= 2u;
             u.h = block + 32u + 8u * half;
-            u.h_mask = 0x0303u << (2u * k);
+            u.h_mask = 0x03030303u << (2u * k);
             u.h_scale = 16.0 / f32(1u << (2u * k));
             u.d = d * vec2<f32>(f32(extractBits(scales, shift, 8u)), f32(extractBits(scales, shift + 8u, 8u)));
         }
@@ -266,11 +270,11 @@ fn decode_values(u: Unit, j: u32, low: u32, high: u32) -> vec4<real> {
             return vec4<real>(nibble_fields(low, high) * (nibble_places(high) * u.d.x) + u.m);
         }
         case FMT_Q5_0: {
-            // Fifth bits 4j .. 4j+3 of qh, each masked in place as in `byte_fields`.
+            // Fifth bits 4j .. 4j+3 of qh, each masked in place, times 16.
             let high = j >= 4u;
             let bits = vec4<u32>(u.h >> (4u * j)) & vec4<u32>(1u, 2u, 4u, 8u);
-            let fifth = bitcast<vec4<f32>>(bits | vec4<u32>(0x4b000000u)) - 8388608.0;
-            let q = nibble_fields(low, high) * nibble_places(high) + fifth * vec4<f32>(16.0, 8.0, 4.0, 2.0);
+            let fifth = vec4<f32>(bitcast<vec4<i32>>(bits)) * vec4<f32>(16.0, 8.0, 4.0, 2.0);
+            let q = nibble_fields(low, high) * nibble_places(high) + fifth;
             return vec4<real>((q - 16.0) * u.d.x);
         }
         case FMT_Q4_K: {
