@@ -70,8 +70,9 @@ fn f16_low(word: u32) -> f32 {
 // Shifting each byte down instead (`vec4<u32>(word) >> vec4<u32>(0u, 8u, 16u, 24u)`, then a u32
 // conversion) is what SwiftShader compiles worst: every shift into a loop over its lanes, and a
 // u32-to-f32 conversion into several instructions. Decoded without them (natively on Chromium's
-// SwiftShader, examples/matvec_speed.rs, alternating builds) its products ran 1.3-1.4× faster for
-// Q4_1 and Q4_K, 1.8× for Q6_K and 2× for Q8_0 and Q5_0; lavapipe's stayed within the noise.
+// SwiftShader, examples/matvec_speed.rs, alternating builds) its products ran 1.4-2.1× faster for
+// Q4_1, 1.7-1.9× for Q4_K and 2.3-2.8× for Q8_0, Q6_K and Q5_0; lavapipe's stayed within the
+// noise.
 fn byte_fields(word: u32, mask: u32) -> vec4<f32> {
     let f = word & mask;
     return vec4<f32>(
