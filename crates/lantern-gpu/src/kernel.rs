@@ -148,7 +148,8 @@ impl Specialization {
 
     /// Leaves the loops the kernel marks `// unroll` rolled when `rolled` is true: for marked
     /// loops whose copies would make a shader too long for some adapter's compiler
-    /// ([`crate::Gpu::unroll_long_loops`]). The marker is a comment, so the source is valid either way.
+    /// ([`crate::Gpu::unroll_long_loops`]). The marker is a comment, so the source is valid
+    /// either way.
     pub fn rolled_loops(mut self, rolled: bool) -> Self {
         self.rolled = rolled;
         self
