@@ -91,14 +91,11 @@ const BYTES = 0xffffffffu;
 const LOW_NIBBLES = 0x0f0f0f0fu;
 const HIGH_NIBBLES = 0xf0f0f0f0u;
 
-// The low or high nibbles of `word`, as `byte_fields` returns them, and the factors that make
-// them the values 0..15.
-fn nibble_fields(word: u32, high: bool) -> vec4<f32> {
-    return byte_fields(word, select(LOW_NIBBLES, HIGH_NIBBLES, high));
-}
-
-fn nibble_places(high: bool) -> vec4<f32> {
-    return BYTE_PLACES * select(1.0, 1.0 / 16.0, high);
+// The low or high nibbles of `word` (0..15) times `scale`, exactly where the product is: the
+// nibbles' places are folded into the scale.
+fn nibbles(word: u32, high: bool, scale: f32) -> vec4<f32> {
+    let places = BYTE_PLACES * select(1.0, 1.0 / 16.0, high);
+    return byte_fields(word, select(LOW_NIBBLES, HIGH_NIBBLES, high)) * (places * scale);
 }
 
 // Byte `i` of the 12-byte Q4_K scales starting at word `at`.
@@ -264,26 +261,25 @@ fn decode_values(u: Unit, j: u32, low: u32, high: u32) -> vec4<real> {
         }
         case FMT_Q4_0: {
             let high = j >= 4u;
-            return vec4<real>(nibble_fields(low, high) * (nibble_places(high) * u.d.x) - 8.0 * u.d.x);
+            return vec4<real>(nibbles(low, high, u.d.x) - 8.0 * u.d.x);
         }
         case FMT_Q4_1: {
             let high = j >= 4u;
-            return vec4<real>(nibble_fields(low, high) * (nibble_places(high) * u.d.x) + u.m);
+            return vec4<real>(nibbles(low, high, u.d.x) + u.m);
         }
         case FMT_Q5_0: {
             // Fifth bits 4j .. 4j+3 of qh, each masked in place, times 16.
             let high = j >= 4u;
             let bits = vec4<u32>(u.h >> (4u * j)) & vec4<u32>(1u, 2u, 4u, 8u);
             let fifth = vec4<f32>(bitcast<vec4<i32>>(bits)) * vec4<f32>(16.0, 8.0, 4.0, 2.0);
-            let q = nibble_fields(low, high) * nibble_places(high) + fifth;
+            let q = nibbles(low, high, 1.0) + fifth;
             return vec4<real>((q - 16.0) * u.d.x);
         }
         case FMT_Q4_K: {
-            return vec4<real>(nibble_fields(low, u.q_high) * (nibble_places(u.q_high) * u.d.x) + u.m);
+            return vec4<real>(nibbles(low, u.q_high, u.d.x) + u.m);
         }
         case FMT_Q6_K: {
-            let q = nibble_fields(low, u.q_high) * nibble_places(u.q_high)
-                + byte_fields(high, u.h_mask) * (BYTE_PLACES * u.h_scale);
+            let q = nibbles(low, u.q_high, 1.0) + byte_fields(high, u.h_mask) * (BYTE_PLACES * u.h_scale);
             return vec4<real>((q - 32.0) * u.d[j / 4u]);
         }
         default: {
