@@ -2,7 +2,7 @@
 //
 // - natively: `lantern bench` (wgpu on this machine's adapter) and llama.cpp's `llama-bench`
 //   (built by scripts/build-llama-cpp.sh from llama-cpp-python's source package), runs
-//   alternating between the two, peak memory from /usr/bin/time;
+//   alternating between the two, peak memory from getrusage;
 // - in headless Chromium: Lantern through the npm package and wllama with 1 and 2 threads and on
 //   WebGPU where its backend can run (web/bench/run.mjs, which alternates their runs itself).
 //
@@ -41,16 +41,26 @@ const lantern = join(targetDir, 'release', 'lantern');
 if (!existsSync(lantern)) throw new Error(`${lantern} is missing: build it with cargo build --release -p lantern-cli (make bench does)`);
 const llamaBench = execFileSync('bash', [join(ROOT, 'scripts', 'build-llama-cpp.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
 
-/** Runs a command under /usr/bin/time -v: its stdout and peak resident memory in bytes. */
+// Runs argv[1:] and reports its peak resident memory (getrusage of the waited-for child, in KiB on
+// Linux) on stderr's last line. Through python3 rather than GNU time, which a bare machine may
+// lack (scripts/device-bench.sh runs this bench on one); python3 is wherever the bench runs.
+const PEAK_RSS = [
+  'import resource, subprocess, sys',
+  'status = subprocess.call(sys.argv[1:])',
+  'sys.stderr.write("peak_rss_kib %d\\n" % resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)',
+  'sys.exit(status)',
+].join('\n');
+
+/** Runs a command: its stdout and peak resident memory in bytes. */
 function measured(command, args) {
-  const run = spawnSync('/usr/bin/time', ['-v', command, ...args], {
+  const run = spawnSync('python3', ['-c', PEAK_RSS, command, ...args], {
     encoding: 'utf8',
     maxBuffer: 64 << 20,
     env: NATIVE_ENV,
   });
   if (run.status !== 0) throw new Error(`${command} ${args.join(' ')} failed:\n${run.stderr}`);
-  const kb = Number(/Maximum resident set size \(kbytes\): (\d+)/.exec(run.stderr)?.[1] ?? NaN);
-  return { stdout: run.stdout, peakBytes: kb * 1024 };
+  const kib = Number(/peak_rss_kib (\d+)\n$/.exec(run.stderr)?.[1] ?? NaN);
+  return { stdout: run.stdout, peakBytes: kib * 1024 };
 }
 
 const rows = [];

@@ -5,7 +5,6 @@ import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
 import { serve } from '../serve.mjs';
 
 export const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
@@ -16,7 +15,10 @@ export const SMOLLM2 = 'SmolLM2-135M-Instruct.Q4_1.gguf';
 /** SwiftShader runs the kernels on the CPU: the first prompt compiles every pipeline (a minute). */
 export const GENERATION_TIMEOUT = 600_000;
 
-export function launch(args = ARGS) {
+/** Starts Chromium. playwright-core is imported here, not above, so that scripts/bench.mjs, which
+ * takes this module's paths, runs where no browser or node_modules are installed (--no-browser). */
+export async function launch(args = ARGS) {
+  const { chromium } = await import('playwright-core');
   return chromium.launch({ executablePath: CHROMIUM, args });
 }
 
