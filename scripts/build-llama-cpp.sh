@@ -39,10 +39,11 @@ say "unpacking $(basename "$archive")"
 tar -xf "$archive" -C "$work"
 src="$work/llama_cpp_python-$VERSION/vendor/llama.cpp"
 # Native CPU code (the machine's own SIMD), no network, no GPU backends: the CPU engine as a
-# user would build it on this machine. Without AMX, though: virtual machines whose Intel Xeon
-# reports AMX to -march=native need not let a process use it (on one of this project's
-# development machines llama-bench died of SIGILL at its first AMX instruction), and the
-# products of a token's decode are matrix-vector ones, which AMX's tiles do not serve.
+# user would build it on this machine. Without AMX, though: on one of this project's development
+# machines (an Intel Xeon VM that reports AMX to -march=native) llama-bench died of SIGILL at
+# `tilezero` in its AMX kernels, although a lone probe there could load a tile configuration and
+# zero a tile. Decode's matrix-vector products do not use AMX; prompt processing might, so on a
+# machine where those kernels work this understates llama.cpp's prefill.
 no_amx="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
 say "building llama-bench (a few minutes on two cores)"
 cmake -S "$src" -B "$work/build" -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=ON -DLLAMA_CURL=OFF \
