@@ -652,10 +652,27 @@ async fn check_attention_decode(gpu: &Gpu) {
                 // The most chunks the merge takes: ~4 keys each, on a 512-key window too.
                 cases.extend([decode.chunks(256), decode.window(512).chunks(256)]);
             }
+            if ctx == 513 {
+                cases.push(Case {
+                    softcap: Some(1.5),
+                    ..decode
+                });
+            }
             for case in cases {
                 seed += 1;
                 worst = worst.max(check_attention(gpu, case, seed).await);
             }
+        }
+    }
+    // On CPU adapters decode has a kernel of its own (attention_decode_cpu.wgsl), which takes
+    // up to 256 values of heads per invocation: 5 heads of 64 per kv head go as sets of 3 and
+    // 2 (one invocation's third head past its group), and heads of 512 are left to
+    // attention.wgsl.
+    for (heads, kv, hd) in [(10, 2, 64), (2, 1, 512)] {
+        let decode = Case::new(heads, kv, hd, 1, 299);
+        for case in [decode, decode.chunks(1), decode.window(100).chunks(3)] {
+            seed += 1;
+            worst = worst.max(check_attention(gpu, case, seed).await);
         }
     }
     eprintln!(

@@ -7,9 +7,12 @@
 //
 //   partials: [rows, n_chunks, head_dim + 2] as (m, l, o[head_dim]);  out: [rows, head_dim]
 //
-// One workgroup per row. The chunk weights are computed once into workgroup memory, then each
-// invocation sums its output dimensions over the chunks. Specializable: WG_SIZE, MAX_CHUNKS
-// (the launcher never splits into more).
+// One workgroup per row. `main` computes the chunk weights once into workgroup memory, then each
+// invocation sums its output dimensions over the chunks. `main_without_barrier` (CPU adapters)
+// has every invocation compute the weights it needs itself, n_chunks exponentials each instead of
+// n_chunks / WG_SIZE, with no workgroup memory and no barrier: on SwiftShader the barrier made
+// the merge of SmolLM2's decode attention cost more than the attention (~0.37 ms a layer at 136
+// positions). Specializable: WG_SIZE, MAX_CHUNKS (the launcher never splits into more).
 
 struct Params {
     rows: u32,
@@ -27,6 +30,16 @@ const NEG: f32 = -0x1.fffffep+127f;
 
 var<workgroup> weight: array<f32, MAX_CHUNKS>;
 
+// The largest of a row's chunk maxima. Every invocation finds it itself: n_chunks reads of the
+// same addresses.
+fn largest_max(base: u32, stride: u32) -> f32 {
+    var m = NEG;
+    for (var c = 0u; c < params.n_chunks; c++) {
+        m = max(m, partials[base + c * stride]);
+    }
+    return m;
+}
+
 @compute @workgroup_size(WG_SIZE, 1, 1)
 fn main(
     @builtin(workgroup_id) wg: vec3<u32>,
@@ -39,12 +52,7 @@ fn main(
     }
     let stride = params.head_dim + 2u;
     let base = row * params.n_chunks * stride;
-
-    // Every invocation finds the maximum itself: n_chunks reads of the same addresses.
-    var m = NEG;
-    for (var c = 0u; c < params.n_chunks; c++) {
-        m = max(m, partials[base + c * stride]);
-    }
+    let m = largest_max(base, stride);
     for (var c = li; c < params.n_chunks; c += WG_SIZE) {
         let mc = partials[base + c * stride];
         weight[c] = select(exp(mc - m), 0.0, mc == NEG);
@@ -62,5 +70,32 @@ fn main(
             o = fma(weight[c], partials[base + c * stride + 2u + d], o);
         }
         out[row * params.head_dim + d] = o * inv;
+    }
+}
+
+@compute @workgroup_size(WG_SIZE, 1, 1)
+fn main_without_barrier(
+    @builtin(workgroup_id) wg: vec3<u32>,
+    @builtin(num_workgroups) groups: vec3<u32>,
+    @builtin(local_invocation_index) li: u32,
+) {
+    let row = wg.x + wg.y * groups.x;
+    if (row >= params.rows) {
+        return;
+    }
+    let stride = params.head_dim + 2u;
+    let base = row * params.n_chunks * stride;
+    let m = largest_max(base, stride);
+    for (var d = li; d < params.head_dim; d += WG_SIZE) {
+        var l = 0.0;
+        var o = 0.0;
+        for (var c = 0u; c < params.n_chunks; c++) {
+            let at = base + c * stride;
+            let mc = partials[at];
+            let w = select(exp(mc - m), 0.0, mc == NEG);
+            l = fma(w, partials[at + 1u], l);
+            o = fma(w, partials[at + 2u + d], o);
+        }
+        out[row * params.head_dim + d] = o * select(1.0 / l, 0.0, l == 0.0);
     }
 }

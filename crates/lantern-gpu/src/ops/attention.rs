@@ -1,6 +1,8 @@
 //! Launchers for `kernels/attention.wgsl` and `kernels/attention_merge.wgsl`: causal
 //! grouped-query attention of new queries against a layer's [`KvCache`], for prefill (many
-//! queries) and decode (one query, its context split over workgroups and merged).
+//! queries) and decode (one query, its context split over workgroups and merged). On a CPU
+//! adapter (lavapipe, SwiftShader) decode uses `kernels/attention_decode_cpu.wgsl` instead,
+//! which has no workgroup memory or barriers: 2-3x faster there (README, "Performance").
 
 use crate::batch::Batch;
 use crate::error::{GpuError, Result};
@@ -13,6 +15,7 @@ use crate::tensor::Tensor;
 
 pub const KERNEL: KernelSource = kernel_source!("attention");
 pub const MERGE: KernelSource = kernel_source!("attention_merge");
+pub const DECODE_ON_CPU: KernelSource = kernel_source!("attention_decode_cpu");
 
 /// Query rows (token × head pairs sharing a kv head) per workgroup at most: each thread keeps
 /// a score and an accumulator per row in registers.
@@ -93,6 +96,14 @@ pub fn attention_split(
     if tokens == 0 || n_heads == 0 || head_dim == 0 {
         return Ok(out);
     }
+    let forced_chunks = forced_key_chunks(split)?;
+    if tokens == 1
+        && gpu.cpu_workgroups()
+        && let Some(rows) = cpu_decode_rows(head_dim, n_heads / n_kv)
+    {
+        decode_on_cpu(batch, q, cache, start, params, forced_chunks, rows, &out)?;
+        return Ok(out);
+    }
 
     let limits = gpu.limits();
     let wg = pow2_workgroup(gpu, 128, 32, gpu.reduction_workgroup_limit(128)) as usize;
@@ -110,20 +121,12 @@ pub fn attention_split(
     let rows = rows_per_kv_head.min(MAX_ROWS).min(rows_fitting);
     let row_blocks = rows_per_kv_head.div_ceil(rows);
 
-    let chunks = match split.key_chunks {
-        Some(c) if (1..=MAX_KEY_CHUNKS).contains(&c) => c,
-        Some(c) => {
-            return Err(GpuError::Shape(format!(
-                "attention: {c} key chunks is outside 1..={MAX_KEY_CHUNKS}"
-            )));
-        }
+    let chunks = match forced_chunks {
+        Some(c) => c,
         None => {
             // Split only while the workgroups are too few, and never below the fewest keys a
             // chunk gets.
-            let context = start + tokens;
-            let span = params
-                .window
-                .map_or(context, |w| context.min(w.saturating_add(tokens - 1)));
+            let span = visible_span(params, start, tokens);
             let wanted = TARGET_WORKGROUPS.div_ceil(n_kv * row_blocks);
             let min_keys = if gpu.cpu_workgroups() {
                 wg
@@ -159,43 +162,182 @@ pub fn attention_split(
         .u32("DIMS_PER_THREAD", head_dim.div_ceil(wg) as u32)
         .rolled_loops(!gpu.unroll_long_loops());
     let grid = gpu.grid(op, (n_kv * row_blocks * chunks) as u64)?;
-    let kv = [cache.keys().buffer(), cache.values().buffer()];
-    if chunks == 1 {
-        batch.dispatch(
-            &KERNEL,
-            &spec,
-            &[q.buffer(), kv[0], kv[1], out.buffer()],
-            bytemuck::cast_slice(&uniform),
-            grid,
-        )?;
-        return Ok(out);
-    }
-
-    let out_rows = tokens * n_heads;
-    let partials = gpu.empty("attention partials", &[out_rows, chunks, head_dim + 2])?;
-    batch.dispatch(
-        &KERNEL,
-        &spec,
-        &[q.buffer(), kv[0], kv[1], partials.buffer()],
-        bytemuck::cast_slice(&uniform),
+    let kernel = ChunkedKernel {
+        source: &KERNEL,
+        spec: &spec,
+        uniform: &uniform,
         grid,
+        chunks,
+    };
+    dispatch_and_merge(batch, &kernel, q, cache, &out)?;
+    Ok(out)
+}
+
+/// One launch of attention.wgsl or attention_decode_cpu.wgsl, which bind (q, keys, values,
+/// output) alike and write the output itself with one chunk of keys, partials otherwise.
+struct ChunkedKernel<'a> {
+    source: &'a KernelSource,
+    spec: &'a Specialization,
+    uniform: &'a [u32],
+    grid: [u32; 3],
+    chunks: usize,
+}
+
+/// Records `kernel` into `out`, through partial results and attention_merge.wgsl when its keys
+/// are split into chunks.
+fn dispatch_and_merge(
+    batch: &mut Batch<'_>,
+    kernel: &ChunkedKernel<'_>,
+    q: &Tensor,
+    cache: &KvCache,
+    out: &Tensor,
+) -> Result<()> {
+    let (tokens, n_heads, head_dim) = heads_dims("attention", "q", q)?;
+    let partials = if kernel.chunks == 1 {
+        None
+    } else {
+        let shape = [tokens * n_heads, kernel.chunks, head_dim + 2];
+        Some(batch.gpu().empty("attention partials", &shape)?)
+    };
+    let written = partials.as_ref().unwrap_or(out);
+    batch.dispatch(
+        kernel.source,
+        kernel.spec,
+        &[
+            q.buffer(),
+            cache.keys().buffer(),
+            cache.values().buffer(),
+            written.buffer(),
+        ],
+        bytemuck::cast_slice(kernel.uniform),
+        kernel.grid,
     )?;
+    match partials {
+        Some(partials) => merge_chunks(batch, partials, out),
+        None => Ok(()),
+    }
+}
+
+/// The caller's key split, checked.
+fn forced_key_chunks(split: AttentionSplit) -> Result<Option<usize>> {
+    match split.key_chunks {
+        Some(c) if !(1..=MAX_KEY_CHUNKS).contains(&c) => Err(GpuError::Shape(format!(
+            "attention: {c} key chunks is outside 1..={MAX_KEY_CHUNKS}"
+        ))),
+        chunks => Ok(chunks),
+    }
+}
+
+/// Keys that the queries of positions `start .. start + tokens` see between them.
+fn visible_span(params: &AttentionParams, start: usize, tokens: usize) -> usize {
+    let context = start + tokens;
+    params
+        .window
+        .map_or(context, |w| context.min(w.saturating_add(tokens - 1)))
+}
+
+/// Records attention_merge.wgsl: `partials` ([rows, chunks, head_dim + 2]) into `out`.
+fn merge_chunks(batch: &mut Batch<'_>, partials: Tensor, out: &Tensor) -> Result<()> {
+    let gpu = batch.gpu();
+    let op = "attention merge";
+    let (rows, chunks, stride) = heads_dims(op, "partials", &partials)?;
     let merge = [
-        dim_u32(op, "rows", out_rows)?,
-        chunks as u32,
-        head_dim as u32,
+        dim_u32(op, "rows", rows)?,
+        dim_u32(op, "chunks", chunks)?,
+        dim_u32(op, "head_dim", stride - 2)?,
     ];
+    let mut spec = Specialization::new()
+        .u32("WG_SIZE", MERGE_WG)
+        .u32("MAX_CHUNKS", MAX_KEY_CHUNKS as u32);
+    if gpu.cpu_workgroups() {
+        spec = spec.entry_point("main_without_barrier");
+    }
     batch.dispatch(
         &MERGE,
-        &Specialization::new()
-            .u32("WG_SIZE", MERGE_WG)
-            .u32("MAX_CHUNKS", MAX_KEY_CHUNKS as u32),
+        &spec,
         &[partials.buffer(), out.buffer()],
         bytemuck::cast_slice(&merge),
-        gpu.grid("attention merge", out_rows as u64)?,
+        gpu.grid(op, rows as u64)?,
     )?;
     batch.hold(partials);
-    Ok(out)
+    Ok(())
+}
+
+/// Keys per chunk that decode attention on a CPU adapter aims for: enough work per invocation
+/// to outweigh its partial results and their merge, and chunks enough for every core's lanes.
+const CPU_DECODE_CHUNK_KEYS: usize = 32;
+
+/// Invocations per workgroup of attention_decode_cpu.wgsl: a SIMD group of lavapipe's (8 lanes)
+/// or two of SwiftShader's (4).
+const CPU_DECODE_WG: u32 = 8;
+
+/// The most vec4s of queries (and as many of outputs) one invocation of attention_decode_cpu.wgsl
+/// keeps: the unroller's limit on a loop's copies.
+const CPU_DECODE_VEC4S: usize = 64;
+
+/// Query heads per invocation of attention_decode_cpu.wgsl: as many of a kv head's `group` as
+/// its private arrays hold, spread evenly over the sets; None when not even one head fits (heads
+/// longer than 256 values), which leaves decode to attention.wgsl.
+fn cpu_decode_rows(head_dim: usize, group: usize) -> Option<usize> {
+    if !head_dim.is_multiple_of(4) || head_dim / 4 > CPU_DECODE_VEC4S || group == 0 {
+        return None;
+    }
+    let most = CPU_DECODE_VEC4S / (head_dim / 4);
+    let sets = group.div_ceil(most);
+    Some(group.div_ceil(sets))
+}
+
+/// Decode attention on a CPU adapter (attention_decode_cpu.wgsl): one invocation per set of
+/// `rows` heads and chunk of keys, without barriers; chunks merged by attention_merge.wgsl.
+#[allow(clippy::too_many_arguments)]
+fn decode_on_cpu(
+    batch: &mut Batch<'_>,
+    q: &Tensor,
+    cache: &KvCache,
+    start: usize,
+    params: &AttentionParams,
+    forced_chunks: Option<usize>,
+    rows: usize,
+    out: &Tensor,
+) -> Result<()> {
+    let gpu = batch.gpu();
+    let op = "attention";
+    let (_, n_heads, head_dim) = heads_dims(op, "q", q)?;
+    let n_kv = cache.kv_heads();
+    let span = visible_span(params, start, 1);
+    let first = start + 1 - span;
+    let chunks = forced_chunks.unwrap_or_else(|| {
+        span.div_ceil(CPU_DECODE_CHUNK_KEYS)
+            .clamp(1, MAX_KEY_CHUNKS)
+    });
+    let chunk_keys = span.div_ceil(chunks);
+    let row_sets = (n_heads / n_kv).div_ceil(rows);
+    let uniform = [
+        dim_u32(op, "heads", n_heads)?,
+        dim_u32(op, "kv heads", n_kv)?,
+        dim_u32(op, "start", start)?,
+        dim_u32(op, "first key", first)?,
+        chunks as u32,
+        dim_u32(op, "chunk keys", chunk_keys)?,
+        dim_u32(op, "row sets", row_sets)?,
+        0,
+        params.scale.to_bits(),
+        params.softcap.unwrap_or(0.0).to_bits(),
+    ];
+    let spec = Specialization::new()
+        .u32("WG_SIZE", CPU_DECODE_WG)
+        .u32("ROWS", rows as u32)
+        .u32("HEAD_DIM", head_dim as u32)
+        .u32("HEAD_VEC4S", (head_dim / 4) as u32);
+    let tasks = (n_kv * row_sets * chunks) as u64;
+    let kernel = ChunkedKernel {
+        source: &DECODE_ON_CPU,
+        spec: &spec,
+        uniform: &uniform,
+        grid: gpu.grid(op, tasks.div_ceil(u64::from(CPU_DECODE_WG)))?,
+        chunks,
+    };
+    dispatch_and_merge(batch, &kernel, q, cache, out)
 }
 
 fn check(
