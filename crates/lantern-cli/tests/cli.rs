@@ -601,17 +601,25 @@ fn profile_times_every_kernel_of_a_decode_step() {
             0.0 < kernels && kernels <= span * 1.0001 && span <= wall,
             "{phase}: {kernels} ≤ {span} ≤ {wall}"
         );
-        let dispatches = |name: &str| {
+        let timed = |name: &str| {
             p["kernels"]
                 .as_array()
                 .unwrap()
                 .iter()
                 .find(|k| k["kernel"] == name)
                 .and_then(|k| k["dispatches"].as_f64())
-                .unwrap_or_else(|| panic!("{name} missing in {phase}: {report}"))
+        };
+        let dispatches = |name: &str| {
+            timed(name).unwrap_or_else(|| panic!("{name} missing in {phase}: {report}"))
         };
         assert_eq!(dispatches("quant_matvec"), 121.0, "{phase}");
-        assert_eq!(dispatches("attention"), 30.0, "{phase}");
+        // Decode attention on a CPU adapter (lavapipe, SwiftShader) has a kernel of its own.
+        let attention = if phase == "decode" {
+            timed("attention").or(timed("attention_decode_cpu"))
+        } else {
+            timed("attention")
+        };
+        assert_eq!(attention, Some(30.0), "{phase}: {report}");
         assert_eq!(dispatches("add_rms_norm"), 60.0, "{phase}");
         let shares: f64 = p["kernels"]
             .as_array()
