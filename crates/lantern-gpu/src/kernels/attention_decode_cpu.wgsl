@@ -64,6 +64,15 @@ var<private> acc: array<vec4<f32>, ROWS * HEAD_VEC4S>;
 var<private> row_max: array<f32, ROWS>;
 var<private> row_sum: array<f32, ROWS>;
 
+// Four outputs from index i: `out` is read as floats, since partial rows of HEAD_DIM + 2 values
+// do not start on vec4 boundaries.
+fn store4(i: u32, o: vec4<f32>) {
+    out[i] = o.x;
+    out[i + 1u] = o.y;
+    out[i + 2u] = o.z;
+    out[i + 3u] = o.w;
+}
+
 @compute @workgroup_size(WG_SIZE, 1, 1)
 fn main(
     @builtin(workgroup_id) wg: vec3<u32>,
@@ -139,23 +148,13 @@ fn main(
                 out[at] = row_max[r];
                 out[at + 1u] = row_sum[r];
                 for (var d = 0u; d < HEAD_VEC4S; d++) { // unroll
-                    let o = acc[r * HEAD_VEC4S + d];
-                    let i = at + 2u + 4u * d;
-                    out[i] = o.x;
-                    out[i + 1u] = o.y;
-                    out[i + 2u] = o.z;
-                    out[i + 3u] = o.w;
+                    store4(at + 2u + 4u * d, acc[r * HEAD_VEC4S + d]);
                 }
             } else {
                 let l = row_sum[r];
                 let inv = select(1.0 / l, 0.0, l == 0.0);
                 for (var d = 0u; d < HEAD_VEC4S; d++) { // unroll
-                    let o = acc[r * HEAD_VEC4S + d] * inv;
-                    let i = head * HEAD_DIM + 4u * d;
-                    out[i] = o.x;
-                    out[i + 1u] = o.y;
-                    out[i + 2u] = o.z;
-                    out[i + 3u] = o.w;
+                    store4(head * HEAD_DIM + 4u * d, acc[r * HEAD_VEC4S + d] * inv);
                 }
             }
         }
