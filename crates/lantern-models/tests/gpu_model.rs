@@ -586,9 +586,10 @@ const UNSTACKED: [&str; 3] = [
 ];
 
 /// A file whose stacked projections differ in format runs them as separate products (or shorter
-/// stacks) instead of one stacked product, and gives exactly the logits of the original file:
-/// each output is the same dot product either way, the stacked activation equals the separate
-/// one bit for bit, and the attention inputs are read wherever the products left them.
+/// stacks) instead of one stacked product, and gives the logits of the original file: exactly
+/// after the prompt (each output is the same dot product either way, the stacked activation
+/// equals the separate one bit for bit, and the attention inputs are read wherever the products
+/// left them), and to f32 rounding after a decode step (see below).
 #[test]
 fn projections_of_different_formats_run_unstacked_with_the_same_logits() {
     pollster::block_on(async {
@@ -640,6 +641,22 @@ fn projections_of_different_formats_run_unstacked_with_the_same_logits() {
             "{sizes:?}"
         );
         assert!(logits[0].0 == logits[1].0, "prefill logits differ");
-        assert!(logits[0].1 == logits[1].1, "decode logits differ");
+        // A decode step's Q4_1 products scale each 32-value unit's sum once, where F32 products
+        // add up the scaled values, so there the logits agree to f32 rounding, not bit for bit
+        // (a product read from the wrong place would be off by the logits' own size).
+        let (stacked, unstacked) = (&logits[0].1, &logits[1].1);
+        let largest = stacked
+            .iter()
+            .fold(0f32, |m, &b| m.max(f32::from_bits(b).abs()));
+        let worst = stacked
+            .iter()
+            .zip(unstacked)
+            .map(|(&a, &b)| (f32::from_bits(a) - f32::from_bits(b)).abs())
+            .fold(0f32, f32::max);
+        println!("decode logits: largest {largest}, largest difference {worst}");
+        assert!(
+            worst <= 1e-5 * largest,
+            "decode logits differ by up to {worst}"
+        );
     });
 }

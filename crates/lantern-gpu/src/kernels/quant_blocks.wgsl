@@ -227,6 +227,79 @@ fn unit_at(row: u32, row_blocks: u32, unit: u32) -> Unit {
     return u;
 }
 
+// Decode's products need no decoded value for the formats whose 32 values are `d · q + m` with
+// one d and one m per unit (Q8_0, Q4_0, Q4_1, Q4_K): Σ (d·q + m)·x = d·Σ q·x + m·Σ x, so a row's
+// unit costs the fields' products with x and two multiply-adds, rather than a scale and an
+// offset per value (quant_matvec.wgsl). The fields come out "placed": each one times 2^24, as
+// an exact f32, brought there by integer multiplies by powers of two and masks, with no shifts
+// (SwiftShader compiles a shift into a loop over its lanes, a multiply into one instruction).
+// The products are then rounded differently from `decode_values`' (each unit's sum is scaled,
+// not each value), within f32's rounding of a 32-term sum.
+const SUMMED_UNITS = FORMAT == FMT_Q8_0 || FORMAT == FMT_Q4_0 || FORMAT == FMT_Q4_1 || FORMAT == FMT_Q4_K;
+
+// What a placed field is times its value.
+const FIELD_PLACE = 16777216.0;
+
+// Words of a unit's quants: word k holds values 4k..4k+3 (Q8_0's bytes, Q4_K's low or high
+// nibbles), or for the 4-bit 32-value formats values 4k..4k+3 in its low nibbles and
+// 4k+16..4k+19 in its high ones (4 words).
+const UNIT_QUANT_WORDS = select(8u, 4u, FOUR_QUANT_WORDS);
+
+// The four signed bytes of `word`, placed: each multiplied up to the top byte.
+fn placed_bytes(word: u32) -> vec4<f32> {
+    let top = (vec4<u32>(word) * vec4<u32>(0x1000000u, 0x10000u, 0x100u, 1u)) & vec4<u32>(0xff000000u);
+    return vec4<f32>(bitcast<vec4<i32>>(top));
+}
+
+// The four low (`high` false) or high nibbles of `word` (0..15), placed. Bytes 0..2's nibbles are
+// multiplied up to bits 24..27; byte 3's high nibble is in bits 28..31 already, which an i32
+// holds as the nibble minus 8, times 2^28, once the top bit is flipped: it is scaled down to
+// 2^24 and 8 added back.
+fn placed_nibbles(word: u32, high: bool) -> vec4<f32> {
+    let up = select(vec3<u32>(0x1000000u, 0x10000u, 0x100u), vec3<u32>(0x100000u, 0x1000u, 0x10u), high);
+    let first = vec3<f32>(bitcast<vec3<i32>>((vec3<u32>(word) * up) & vec3<u32>(0x0f000000u)));
+    let last_mask = select(0x0f000000u, 0xf0000000u, high);
+    let last_flip = select(0u, 0x80000000u, high);
+    let last = f32(bitcast<i32>((word & last_mask) ^ last_flip));
+    return vec4<f32>(first, select(last, last * 0.0625 + 8.0 * FIELD_PLACE, high));
+}
+
+// Σ placed field · x over the values of unit u's quant word `word` (see UNIT_QUANT_WORDS):
+// `x_low` is x at values 4k..4k+3, and `x_high` (the 4-bit 32-value formats) at 4k+16..4k+19.
+fn placed_dot(u: Unit, word: u32, x_low: vec4<f32>, x_high: vec4<f32>) -> f32 {
+    switch FORMAT {
+        case FMT_Q8_0: {
+            return dot(placed_bytes(word), x_low);
+        }
+        case FMT_Q4_K: {
+            return dot(placed_nibbles(word, u.q_high), x_low);
+        }
+        default: {
+            return dot(placed_nibbles(word, false), x_low) + dot(placed_nibbles(word, true), x_high);
+        }
+    }
+}
+
+// Whether a unit's values have an offset (`unit_total` needs Σ x).
+const UNIT_OFFSET = FORMAT == FMT_Q4_0 || FORMAT == FMT_Q4_1 || FORMAT == FMT_Q4_K;
+
+// A unit's share of a product: `field_sum` is Σ placed_dot over its words, `x_sum` Σ x over its
+// 32 values (formats with UNIT_OFFSET).
+fn unit_total(u: Unit, field_sum: f32, x_sum: f32) -> f32 {
+    let scaled = field_sum * (u.d.x / FIELD_PLACE);
+    switch FORMAT {
+        case FMT_Q4_0: {
+            return scaled - 8.0 * u.d.x * x_sum;
+        }
+        case FMT_Q4_1, FMT_Q4_K: {
+            return scaled + u.m * x_sum;
+        }
+        default: {
+            return scaled;
+        }
+    }
+}
+
 // Values 4j .. 4j+3 (j = 0..7) of a unit, loading the words they are in.
 fn unit_values(u: Unit, j: u32) -> vec4<real> {
     switch FORMAT {

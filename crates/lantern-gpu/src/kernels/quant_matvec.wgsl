@@ -15,6 +15,10 @@
 // Specializable: THREADS_PER_ROW (a power of two), ROWS_PER_WG, ROWS_PER_THREAD, TOKENS, and the
 // format constants.
 //
+// In decode (TOKENS = 1) in f32, the formats whose units have one scale and one offset (Q8_0,
+// Q4_0, Q4_1, Q4_K: SUMMED_UNITS in quant_blocks.wgsl) are not decoded at all: a row's unit sums
+// its quant fields times x, then scales that sum once and adds its offset times Σ x.
+//
 // Precision: f32 by default (F16 weights are widened with unpack2x16float, core WGSL, so that
 // path needs no `shader-f16`). Specialized to f16 (`kernel::Precision::F16`), weights are decoded
 // and x rounded to f16, each group of four products is summed in f16 by `dot`, and the groups are
@@ -35,6 +39,9 @@ const THREADS_PER_ROW: u32 = 8u;
 const ROWS_PER_WG: u32 = 32u;
 const ROWS_PER_THREAD: u32 = 1u;
 const TOKENS: u32 = 1u;
+// Whether decode scales each unit's sum once (`SUMMED_UNITS` formats): in f32, not in f16, whose
+// range the placed fields exceed.
+const SCALE_SUMS: bool = true;
 const WG_SIZE: u32 = THREADS_PER_ROW * ROWS_PER_WG;
 
 @group(0) @binding(0) var<storage, read> weights: array<u32>;
@@ -94,6 +101,17 @@ fn values(u: Unit, lo: vec4<u32>, hi: vec4<u32>, j: u32) -> vec4<real> {
         return decode_values(u, j, word, 0u);
     }
     return unit_values(u, j);
+}
+
+// Quant word k (0 .. UNIT_QUANT_WORDS) of unit u, from its quads when `unit_quad` loaded them.
+fn unit_quant_word(u: Unit, lo: vec4<u32>, hi: vec4<u32>, k: u32) -> u32 {
+    if (PRELOADED) {
+        if (QUADS_PER_UNIT == 2u && k >= 4u) {
+            return hi[k % 4u];
+        }
+        return lo[k % 4u];
+    }
+    return weights[u.q + k];
 }
 
 // The rows and tokens of invocation `li` of workgroup `linear` (the grid flattened).
@@ -158,6 +176,38 @@ fn products(at: Place) {
                 }
             }
             let xi = first_token * x_row + unit * 8u;
+            if (TOKENS == 1u && SUMMED_UNITS && SCALE_SUMS) {
+                // Decode: each row's unit summed unscaled, then scaled once (quant_blocks.wgsl).
+                var sums: array<f32, ROWS_PER_THREAD>;
+                for (var r = 0u; r < ROWS_PER_THREAD; r++) { // unroll
+                    sums[r] = 0.0;
+                }
+                var x_sum = 0.0;
+                // (8 iterations, the 4-bit formats' last 4 empty: the unroller needs a literal.)
+                for (var k = 0u; k < 8u; k++) { // unroll
+                    if (k < UNIT_QUANT_WORDS) {
+                        let x_low = x[xi + k];
+                        var x_high = x_low;
+                        if (FOUR_QUANT_WORDS) {
+                            x_high = x[xi + k + 4u];
+                        }
+                        if (UNIT_OFFSET) {
+                            x_sum += dot(x_low, vec4<f32>(1.0));
+                            if (FOUR_QUANT_WORDS) {
+                                x_sum += dot(x_high, vec4<f32>(1.0));
+                            }
+                        }
+                        for (var r = 0u; r < ROWS_PER_THREAD; r++) { // unroll
+                            let word = unit_quant_word(u[r], lo[r], hi[r % HI_QUAD_ROWS], k);
+                            sums[r] += placed_dot(u[r], word, x_low, x_high);
+                        }
+                    }
+                }
+                for (var r = 0u; r < ROWS_PER_THREAD; r++) { // unroll
+                    acc[r] += unit_total(u[r], sums[r], x_sum);
+                }
+                continue;
+            }
             for (var j = 0u; j < 8u; j++) {
                 if (TOKENS == 1u) {
                     // Decode's hot loop, kept free of the token loop. Each x load serves

@@ -173,7 +173,8 @@ pub fn quant_matvec_shaped(
         .u32("ROWS_PER_WG", shape.rows_per_workgroup)
         .u32("ROWS_PER_THREAD", shape.rows_per_thread)
         .u32("TOKENS", shape.tokens)
-        .bool("QUAD_LOADS", gpu.wide_loads());
+        .bool("QUAD_LOADS", gpu.wide_loads())
+        .bool("SCALE_SUMS", precision == Precision::F32);
     let spec = if shape.threads_per_row == 1 {
         spec.entry_point(WHOLE_ROWS_ENTRY_POINT)
     } else {
