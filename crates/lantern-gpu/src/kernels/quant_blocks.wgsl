@@ -228,14 +228,14 @@ fn unit_at(row: u32, row_blocks: u32, unit: u32) -> Unit {
 }
 
 // Decode's products need no decoded value for the formats whose 32 values are `d · q + m` with
-// one d and one m per unit (Q8_0, Q4_0, Q4_1, Q4_K): Σ (d·q + m)·x = d·Σ q·x + m·Σ x, so a row's
+// one d and one m per unit (Q8_0, Q4_0, Q4_1, Q5_0, Q4_K): Σ (d·q + m)·x = d·Σ q·x + m·Σ x, so a row's
 // unit costs the fields' products with x and two multiply-adds, rather than a scale and an
 // offset per value (quant_matvec.wgsl). The fields come out "placed": each one times 2^24, as
 // an exact f32, brought there by integer multiplies by powers of two and masks, with no shifts
 // (SwiftShader compiles a shift into a loop over its lanes, a multiply into one instruction).
 // The products are then rounded differently from `decode_values`' (each unit's sum is scaled,
 // not each value), within f32's rounding of a 32-term sum.
-const SUMMED_UNITS = FORMAT == FMT_Q8_0 || FORMAT == FMT_Q4_0 || FORMAT == FMT_Q4_1 || FORMAT == FMT_Q4_K;
+const SUMMED_UNITS = FORMAT == FMT_Q8_0 || FORMAT == FMT_Q4_0 || FORMAT == FMT_Q4_1 || FORMAT == FMT_Q5_0 || FORMAT == FMT_Q4_K;
 
 // What a placed field is times its value.
 const FIELD_PLACE = 16777216.0;
@@ -264,10 +264,23 @@ fn placed_nibbles(word: u32, high: bool) -> vec4<f32> {
     return vec4<f32>(first, select(last, last * 0.0625 + 8.0 * FIELD_PLACE, high));
 }
 
-// Σ placed field · x over the values of unit u's quant word `word` (see UNIT_QUANT_WORDS):
+// Q5_0's fifth bits of values 4i..4i+3 (bits 4i..4i+3 of `qh`), each 16 times its value, placed.
+// Each bit is multiplied up to bit 31, where an i32 holds it as -2^31: scaled by -1/8, 2^28.
+fn placed_fifth_bits(qh: u32, i: u32) -> vec4<f32> {
+    let up = vec4<u32>(0x80000000u, 0x40000000u, 0x20000000u, 0x10000000u) >> vec4<u32>(4u * i);
+    return vec4<f32>(bitcast<vec4<i32>>((vec4<u32>(qh) * up) & vec4<u32>(0x80000000u))) * -0.125;
+}
+
+// Σ placed field · x over the values of unit u's quant word k, `word` (see UNIT_QUANT_WORDS):
 // `x_low` is x at values 4k..4k+3, and `x_high` (the 4-bit 32-value formats) at 4k+16..4k+19.
-fn placed_dot(u: Unit, word: u32, x_low: vec4<f32>, x_high: vec4<f32>) -> f32 {
+// (k is a constant where this is called, so the shifts of Q5_0's bit masks fold away.)
+fn placed_dot(u: Unit, k: u32, word: u32, x_low: vec4<f32>, x_high: vec4<f32>) -> f32 {
     switch FORMAT {
+        case FMT_Q5_0: {
+            let low = placed_nibbles(word, false) + placed_fifth_bits(u.h, k);
+            let high = placed_nibbles(word, true) + placed_fifth_bits(u.h, k + 4u);
+            return dot(low, x_low) + dot(high, x_high);
+        }
         case FMT_Q8_0: {
             return dot(placed_bytes(word), x_low);
         }
@@ -281,7 +294,7 @@ fn placed_dot(u: Unit, word: u32, x_low: vec4<f32>, x_high: vec4<f32>) -> f32 {
 }
 
 // Whether a unit's values have an offset (`unit_total` needs Σ x).
-const UNIT_OFFSET = FORMAT == FMT_Q4_0 || FORMAT == FMT_Q4_1 || FORMAT == FMT_Q4_K;
+const UNIT_OFFSET = FORMAT == FMT_Q4_0 || FORMAT == FMT_Q4_1 || FORMAT == FMT_Q5_0 || FORMAT == FMT_Q4_K;
 
 // A unit's share of a product: `field_sum` is Σ placed_dot over its words, `x_sum` Σ x over its
 // 32 values (formats with UNIT_OFFSET).
@@ -290,6 +303,9 @@ fn unit_total(u: Unit, field_sum: f32, x_sum: f32) -> f32 {
     switch FORMAT {
         case FMT_Q4_0: {
             return scaled - 8.0 * u.d.x * x_sum;
+        }
+        case FMT_Q5_0: {
+            return scaled - 16.0 * u.d.x * x_sum;
         }
         case FMT_Q4_1, FMT_Q4_K: {
             return scaled + u.m * x_sum;

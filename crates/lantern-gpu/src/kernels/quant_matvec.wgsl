@@ -16,7 +16,7 @@
 // format constants.
 //
 // In decode (TOKENS = 1) in f32, the formats whose units have one scale and one offset (Q8_0,
-// Q4_0, Q4_1, Q4_K: SUMMED_UNITS in quant_blocks.wgsl) are not decoded at all: a row's unit sums
+// Q4_0, Q4_1, Q5_0, Q4_K: SUMMED_UNITS in quant_blocks.wgsl) are not decoded at all: a row's unit sums
 // its quant fields times x, then scales that sum once and adds its offset times Σ x.
 //
 // Precision: f32 by default (F16 weights are widened with unpack2x16float, core WGSL, so that
@@ -199,7 +199,7 @@ fn products(at: Place) {
                         }
                         for (var r = 0u; r < ROWS_PER_THREAD; r++) { // unroll
                             let word = unit_quant_word(u[r], lo[r], hi[r % HI_QUAD_ROWS], k);
-                            sums[r] += placed_dot(u[r], word, x_low, x_high);
+                            sums[r] += placed_dot(u[r], k, word, x_low, x_high);
                         }
                     }
                 }
