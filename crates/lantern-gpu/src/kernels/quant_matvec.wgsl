@@ -88,22 +88,11 @@ fn unit_quad(u: Unit, i: u32) -> vec4<u32> {
     return vec4<u32>(0u);
 }
 
-// Values 4j .. 4j+3 of unit u, whose quads (of `unit_quad`) are `lo` and `hi`. The quads come as
-// two vec4s, and the one for j is picked by a branch, not by indexing an array with j: lavapipe
-// keeps an array indexed by a loop variable in memory, which made its Q8_0 and Q4_K products 2×
-// slower; and SwiftShader ran the products 1.1–1.5× slower with both quads in one struct.
-fn values(u: Unit, lo: vec4<u32>, hi: vec4<u32>, j: u32) -> vec4<real> {
-    if (PRELOADED) {
-        var word = lo[j % 4u];
-        if (QUADS_PER_UNIT == 2u && j >= 4u) {
-            word = hi[j % 4u];
-        }
-        return decode_values(u, j, word, 0u);
-    }
-    return unit_values(u, j);
-}
-
-// Quant word k (0 .. UNIT_QUANT_WORDS) of unit u, from its quads when `unit_quad` loaded them.
+// Quant word k (0 .. UNIT_QUANT_WORDS) of unit u, from its quads (of `unit_quad`) `lo` and `hi`
+// when it loaded them. The quads come as two vec4s, and the one for k is picked by a branch, not
+// by indexing an array with k: lavapipe keeps an array indexed by a loop variable in memory,
+// which made its Q8_0 and Q4_K products 2× slower; and SwiftShader ran the products 1.1–1.5×
+// slower with both quads in one struct.
 fn unit_quant_word(u: Unit, lo: vec4<u32>, hi: vec4<u32>, k: u32) -> u32 {
     if (PRELOADED) {
         if (QUADS_PER_UNIT == 2u && k >= 4u) {
@@ -112,6 +101,16 @@ fn unit_quant_word(u: Unit, lo: vec4<u32>, hi: vec4<u32>, k: u32) -> u32 {
         return lo[k % 4u];
     }
     return weights[u.q + k];
+}
+
+// Values 4j .. 4j+3 of unit u, whose quads (of `unit_quad`) are `lo` and `hi`, decoded from the
+// quant word `unit_quant_word` picks for j: word j, or for the 4-bit formats word j % 4, in whose
+// low (j < 4) or high nibbles they are.
+fn values(u: Unit, lo: vec4<u32>, hi: vec4<u32>, j: u32) -> vec4<real> {
+    if (PRELOADED) {
+        return decode_values(u, j, unit_quant_word(u, lo, hi, j), 0u);
+    }
+    return unit_values(u, j);
 }
 
 // The rows and tokens of invocation `li` of workgroup `linear` (the grid flattened).
@@ -210,9 +209,10 @@ fn products(at: Place) {
             }
             for (var j = 0u; j < 8u; j++) {
                 if (TOKENS == 1u) {
-                    // Decode's hot loop, kept free of the token loop. Each x load serves
-                    // ROWS_PER_THREAD rows: on a CPU adapter, where a load costs about as much
-                    // per value as decoding one, x's loads would otherwise outnumber W's.
+                    // Decode's loop for the formats not summed per unit (and for f16), kept
+                    // free of the token loop. Each x load serves ROWS_PER_THREAD rows: on a CPU
+                    // adapter, where a load costs about as much per value as decoding one, x's
+                    // loads would otherwise outnumber W's.
                     let xv = vec4<real>(x[xi + j]);
                     for (var r = 0u; r < ROWS_PER_THREAD; r++) { // unroll
                         acc[r] += f32(dot(values(u[r], lo[r], hi[r % HI_QUAD_ROWS], j), xv));
