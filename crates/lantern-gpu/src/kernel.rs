@@ -105,6 +105,8 @@ impl std::str::FromStr for Precision {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Specialization {
     values: Vec<(&'static str, String)>,
+    /// Module-scope variables to declare otherwise: (name, `var<…> name: type`).
+    declarations: Vec<(&'static str, String)>,
     precision: Precision,
     entry_point: Option<&'static str>,
     /// Leave the loops marked `// unroll` as loops (see [`Specialization::rolled_loops`]).
@@ -129,6 +131,14 @@ impl Specialization {
 
     pub fn bool(mut self, name: &'static str, value: bool) -> Self {
         self.values.push((name, value.to_string()));
+        self
+    }
+
+    /// Declares the kernel's module-scope variable `name` as `declaration` (`var<…> name: TYPE`,
+    /// its attributes kept): for a binding that some launches bind otherwise, such as a storage
+    /// array read as a uniform block of a fixed length.
+    pub fn declare(mut self, name: &'static str, declaration: String) -> Self {
+        self.declarations.push((name, declaration));
         self
     }
 
@@ -186,6 +196,19 @@ impl Specialization {
             let indent = &line[..line.len() - line.trim_start().len()];
             *line = format!("{indent}const {name}: {ty} = {value};");
         }
+        for (name, declaration) in &self.declarations {
+            let (line, at) = lines
+                .iter_mut()
+                .find_map(|line| {
+                    let at = var_declaration(line, name)?;
+                    Some((line, at))
+                })
+                .ok_or_else(|| GpuError::Kernel {
+                    kernel: kernel.name.to_string(),
+                    message: format!("has no `var<…> {name}: TYPE;` declaration to replace"),
+                })?;
+            *line = format!("{}{declaration};", &line[..at]);
+        }
         let source = lines.join("\n");
         if self.rolled {
             return Ok(source);
@@ -199,6 +222,15 @@ impl Specialization {
 
 /// How a kernel that can compute in f16 declares its arithmetic type.
 const REAL_F32: &str = "alias real = f32;";
+
+/// Where the declaration of the module-scope variable `name` starts in `line` (after its
+/// attributes), if `line` is `[@attributes] var<…> NAME: TYPE;`.
+fn var_declaration(line: &str, name: &str) -> Option<usize> {
+    let at = line.find("var<")?;
+    let (_, rest) = line[at..].split_once('>')?;
+    let (ident, _) = rest.split_once(':')?;
+    (ident.trim() == name && line.trim_end().ends_with(';')).then_some(at)
+}
 
 /// Parses `const NAME: TYPE = VALUE;` (with an explicit type) into (NAME, TYPE, VALUE).
 pub(crate) fn const_declaration(line: &str) -> Option<(&str, &str, &str)> {
@@ -321,6 +353,27 @@ mod tests {
         assert!(err.to_string().contains("alias real = f32;"), "{err}");
         assert_eq!("f16".parse(), Ok(Precision::F16));
         assert!("f64".parse::<Precision>().is_err());
+    }
+
+    #[test]
+    fn declarations_replace_a_variable_keeping_its_attributes() {
+        const BINDINGS: KernelSource = KernelSource {
+            name: "bindings",
+            wgsl: "@group(0) @binding(1) var<storage, read> x: array<f32>;\n@group(0) @binding(2) var<storage, read> xs: array<f32>;",
+        };
+        let out = Specialization::new()
+            .declare("x", "var<uniform> x: array<vec4<f32>, 4>".into())
+            .apply(&BINDINGS)
+            .unwrap();
+        assert_eq!(
+            out,
+            "@group(0) @binding(1) var<uniform> x: array<vec4<f32>, 4>;\n@group(0) @binding(2) var<storage, read> xs: array<f32>;"
+        );
+        let err = Specialization::new()
+            .declare("y", "var<uniform> y: f32".into())
+            .apply(&BINDINGS)
+            .unwrap_err();
+        assert!(err.to_string().contains("y:"), "{err}");
     }
 
     #[test]

@@ -18,6 +18,9 @@ use crate::error::{GpuError, Result};
 pub const STORAGE: wgpu::BufferUsages = wgpu::BufferUsages::STORAGE
     .union(wgpu::BufferUsages::COPY_SRC)
     .union(wgpu::BufferUsages::COPY_DST);
+/// Usage of the pool's activations: storage, and uniform too, because decode's products on CPU
+/// adapters read x as a uniform block (see `ops::quant_matvec`).
+pub const ACTIVATIONS: wgpu::BufferUsages = STORAGE.union(wgpu::BufferUsages::UNIFORM);
 /// Usage of the small parameter blocks kernels take.
 pub const UNIFORM: wgpu::BufferUsages =
     wgpu::BufferUsages::UNIFORM.union(wgpu::BufferUsages::COPY_DST);

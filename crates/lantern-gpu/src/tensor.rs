@@ -3,7 +3,7 @@
 
 use crate::device::Gpu;
 use crate::error::{GpuError, Result};
-use crate::pool::{PooledBuffer, STORAGE};
+use crate::pool::{ACTIVATIONS, PooledBuffer};
 
 pub struct Tensor {
     buffer: PooledBuffer,
@@ -63,7 +63,7 @@ impl Gpu {
         let bytes = (count as u64).checked_mul(4).ok_or_else(|| {
             GpuError::Shape(format!("{what}: {count} elements overflow a buffer size"))
         })?;
-        let buffer = self.pool.acquire(what, bytes, STORAGE)?;
+        let buffer = self.pool.acquire(what, bytes, ACTIVATIONS)?;
         Ok(Tensor {
             buffer,
             shape: shape.to_vec(),

@@ -45,6 +45,10 @@ const SCALE_SUMS: bool = true;
 const WG_SIZE: u32 = THREADS_PER_ROW * ROWS_PER_WG;
 
 @group(0) @binding(0) var<storage, read> weights: array<u32>;
+// Decode on CPU adapters binds x as a uniform block instead (`var<uniform> x: array<vec4<f32>,
+// cols / 4>`, ops/quant_matvec.rs): every lane reads the same x, and lavapipe compiles a uniform
+// load at an index that varies at run time into a gather, where it compiles a storage load into
+// a loop over its SIMD lanes with a branch and a bounds check per lane.
 @group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 // The same buffer as `weights`, bound again to be read 16 bytes at a time.

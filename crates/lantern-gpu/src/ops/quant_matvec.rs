@@ -180,6 +180,21 @@ pub fn quant_matvec_shaped(
     } else {
         spec
     };
+    // Decode with whole rows per invocation reads x as a uniform block where the adapter gains
+    // from it and x fits one (`Gpu::uniform_shared_vectors`).
+    let x_bytes = (w.cols() * 4) as u64;
+    let spec = if shape.threads_per_row == 1
+        && m == 1
+        && gpu.uniform_shared_vectors()
+        && x_bytes <= gpu.limits().max_uniform_buffer_binding_size
+    {
+        spec.declare(
+            "x",
+            format!("var<uniform> x: array<vec4<f32>, {}>", w.cols() / 4),
+        )
+    } else {
+        spec
+    };
     let token_groups = m.div_ceil(shape.tokens as usize);
     for part in w.parts() {
         let rows_per_group = (shape.rows_per_workgroup * shape.rows_per_thread) as usize;
