@@ -98,9 +98,9 @@ fn nibbles(word: u32, high: bool, scale: f32) -> vec4<f32> {
     return byte_fields(word, select(LOW_NIBBLES, HIGH_NIBBLES, high)) * (places * scale);
 }
 
-// Byte `i` of the 12-byte Q4_K scales starting at word `at`.
-fn scale_byte(at: u32, i: u32) -> u32 {
-    return (weights[at + i / 4u] >> (8u * (i % 4u))) & 0xffu;
+// Byte `i` of the 12-byte Q4_K scales in words 1..3 of a block's `header` (its first 4 words).
+fn scale_byte(header: vec4<u32>, i: u32) -> u32 {
+    return (header[1u + i / 4u] >> (8u * (i % 4u))) & 0xffu;
 }
 
 // Whether a unit's quants are 4 words, each holding the low bits of 8 values: the 4-bit
@@ -182,24 +182,8 @@ fn unit_at(row: u32, row_blocks: u32, unit: u32) -> Unit {
             u.d = vec2<f32>(plane_scale(after_quants + row_blocks, unit));
         }
         case FMT_Q4_K: {
-            // d dmin scales[12] qs[128]. Sub-block s lives in the 32 bytes of 64-value chunk
-            // s / 2, in their low nibbles for even s and high nibbles for odd s. Its 6-bit scale and
-            // min are packed as in ggml's get_scale_min_k4.
-            let dmin = unpack2x16float(weights[block]);
-            let sc = block + 1u;
-            var scale: u32;
-            var min: u32;
-            if (sub < 4u) {
-                scale = scale_byte(sc, sub) & 63u;
-                min = scale_byte(sc, sub + 4u) & 63u;
-            } else {
-                scale = (scale_byte(sc, sub + 4u) & 0xfu) | ((scale_byte(sc, sub - 4u) >> 6u) << 4u);
-                min = (scale_byte(sc, sub + 4u) >> 4u) | ((scale_byte(sc, sub) >> 6u) << 4u);
-            }
-            u.q = block + 4u + 8u * (sub / 2u);
-            u.q_high = sub % 2u == 1u;
-            u.d = vec2<f32>(dmin.x * f32(scale));
-            u.m = -(dmin.y * f32(min));
+            let header = vec4<u32>(weights[block], weights[block + 1u], weights[block + 2u], weights[block + 3u]);
+            return q4k_unit(block, header, sub);
         }
         case FMT_Q6_K: {
             // ql[128] qh[64] scales[16] d. Sub-block s is quarter k = s % 4 of 128-value half
@@ -224,6 +208,30 @@ fn unit_at(row: u32, row_blocks: u32, unit: u32) -> Unit {
             u.q = block;
         }
     }
+    return u;
+}
+
+// Sub-block `sub` of the Q4_K block at word `block`, whose first 4 words are `header`.
+// d dmin scales[12] qs[128]: sub-block s lives in the 32 bytes of 64-value chunk s / 2, in their
+// low nibbles for even s and high nibbles for odd s. Its 6-bit scale and min are packed as in
+// ggml's get_scale_min_k4. With `sub` a constant (decode's blockwise loop in quant_matvec.wgsl)
+// every shift here is by a constant.
+fn q4k_unit(block: u32, header: vec4<u32>, sub: u32) -> Unit {
+    var u = Unit(0u, false, 0u, 0u, 0.0, vec2<f32>(0.0), 0.0);
+    let dmin = unpack2x16float(header.x);
+    var scale: u32;
+    var min: u32;
+    if (sub < 4u) {
+        scale = scale_byte(header, sub) & 63u;
+        min = scale_byte(header, sub + 4u) & 63u;
+    } else {
+        scale = (scale_byte(header, sub + 4u) & 0xfu) | ((scale_byte(header, sub - 4u) >> 6u) << 4u);
+        min = (scale_byte(header, sub + 4u) >> 4u) | ((scale_byte(header, sub) >> 6u) << 4u);
+    }
+    u.q = block + 4u + 8u * (sub / 2u);
+    u.q_high = sub % 2u == 1u;
+    u.d = vec2<f32>(dmin.x * f32(scale));
+    u.m = -(dmin.y * f32(min));
     return u;
 }
 

@@ -146,6 +146,65 @@ fn place(linear: u32, li: u32) -> Place {
 // rows of x past M repeat the last one, and their sums are not stored.
 var<private> acc: array<f32, TOKENS * ROWS_PER_THREAD>;
 
+// Decode in f32 for the formats whose units are summed (SUMMED_UNITS in quant_blocks.wgsl): each
+// row's unit sums its quant fields times x, then scales that sum once and adds its offset times Σ x.
+const SUMMED_DECODE = TOKENS == 1u && SUMMED_UNITS && SCALE_SUMS;
+
+// Decode of Q4_K with whole rows per invocation (CPU adapters) goes block by block
+// (`add_q4k_block`) rather than unit by unit.
+const BLOCKWISE_Q4_K = SUMMED_DECODE && FORMAT == FMT_Q4_K && THREADS_PER_ROW == 1u;
+
+// BLOCKWISE_Q4_K: adds block `block` of each of the invocation's rows (`row`: their first words)
+// times x (from vec4 `x_start`) to `acc`. Each row's 4-word header (d, dmin, the packed scales) is
+// loaded once for the block's 8 units rather than per unit, the loop over sub-block pairs is
+// unrolled so that the scales are decoded with constant shifts (`q4k_unit`), and each quant word
+// is loaded once for the two sub-blocks in its low and high nibbles.
+fn add_q4k_block(row: ptr<function, array<u32, ROWS_PER_THREAD>>, x_start: u32, block: u32) {
+    var base: array<u32, ROWS_PER_THREAD>;
+    var header: array<vec4<u32>, ROWS_PER_THREAD>;
+    for (var r = 0u; r < ROWS_PER_THREAD; r++) { // unroll
+        base[r] = (*row)[r] + block * BLOCK_WORDS;
+        if (QUAD_LOADS) {
+            header[r] = weight_quads[base[r] / 4u];
+        } else {
+            header[r] = vec4<u32>(weights[base[r]], weights[base[r] + 1u], weights[base[r] + 2u], weights[base[r] + 3u]);
+        }
+    }
+    for (var pair = 0u; pair < 4u; pair++) { // unroll
+        let xi = x_start + (block * 8u + 2u * pair) * 8u;
+        var low: array<Unit, ROWS_PER_THREAD>;
+        var high: array<Unit, ROWS_PER_THREAD>;
+        var lo: array<vec4<u32>, ROWS_PER_THREAD>;
+        var hi: array<vec4<u32>, ROWS_PER_THREAD>;
+        var low_sums: array<f32, ROWS_PER_THREAD>;
+        var high_sums: array<f32, ROWS_PER_THREAD>;
+        for (var r = 0u; r < ROWS_PER_THREAD; r++) { // unroll
+            low[r] = q4k_unit(base[r], header[r], 2u * pair);
+            high[r] = q4k_unit(base[r], header[r], 2u * pair + 1u);
+            lo[r] = unit_quad(low[r], 0u);
+            hi[r] = unit_quad(low[r], 1u);
+            low_sums[r] = 0.0;
+            high_sums[r] = 0.0;
+        }
+        var low_x_sum = 0.0;
+        var high_x_sum = 0.0;
+        for (var k = 0u; k < 8u; k++) { // unroll
+            let x_low = x[xi + k];
+            let x_high = x[xi + 8u + k];
+            low_x_sum += dot(x_low, vec4<f32>(1.0));
+            high_x_sum += dot(x_high, vec4<f32>(1.0));
+            for (var r = 0u; r < ROWS_PER_THREAD; r++) { // unroll
+                let word = unit_quant_word(low[r], lo[r], hi[r], k);
+                low_sums[r] += dot(placed_nibbles(word, false), x_low);
+                high_sums[r] += dot(placed_nibbles(word, true), x_high);
+            }
+        }
+        for (var r = 0u; r < ROWS_PER_THREAD; r++) { // unroll
+            acc[r] += unit_total(low[r], low_sums[r], low_x_sum) + unit_total(high[r], high_sums[r], high_x_sum);
+        }
+    }
+}
+
 fn products(at: Place) {
     let lane = at.lane;
     let first_row = at.first_row;
@@ -166,6 +225,12 @@ fn products(at: Place) {
         for (var r = 0u; r < ROWS_PER_THREAD; r++) { // unroll
             row[r] = row_start(min(first_row + r, params.rows - 1u), params.row_blocks);
         }
+        if (BLOCKWISE_Q4_K) {
+            for (var block = 0u; block < params.row_blocks; block++) {
+                add_q4k_block(&row, first_token * x_row, block);
+            }
+            return;
+        }
         for (var unit = lane; unit < params.units; unit += THREADS_PER_ROW) {
             var u: array<Unit, ROWS_PER_THREAD>;
             // Each row's first quad, and its second where units have two (one unused entry else).
@@ -179,7 +244,7 @@ fn products(at: Place) {
                 }
             }
             let xi = first_token * x_row + unit * 8u;
-            if (TOKENS == 1u && SUMMED_UNITS && SCALE_SUMS) {
+            if (SUMMED_DECODE) {
                 // Decode: each row's unit summed unscaled, then scaled once (quant_blocks.wgsl).
                 var sums: array<f32, ROWS_PER_THREAD>;
                 for (var r = 0u; r < ROWS_PER_THREAD; r++) { // unroll
