@@ -2,7 +2,8 @@
 //! models, per weight format: a micro-benchmark for kernel work, beside `lantern bench` for whole
 //! models. One row of x by default (decode's product); `--tokens M` multiplies M rows of x at
 //! once (a prefill's product, which CPU adapters also run with this kernel). `--rows-per-thread`
-//! and `--rows-per-workgroup` replace the adapter's launch shape, to measure others. Weights are
+//! and `--rows-per-workgroup` replace the adapter's launch shape, to measure others, and
+//! `--weight-textures true|false` where weights live. Weights are
 //! arbitrary bytes (speed does not depend on their values); each figure is the best of several
 //! submissions of many products.
 //!
@@ -30,6 +31,10 @@ struct Args {
     /// Invocations' row groups per workgroup (the adapter's choice when absent).
     #[arg(long)]
     rows_per_workgroup: Option<u32>,
+    /// Keep weights in textures (`true`) or storage buffers (`false`) rather than where the
+    /// adapter reads them fastest.
+    #[arg(long)]
+    weight_textures: Option<bool>,
 }
 
 /// (format, rows, cols, products per submission): SmolLM2-135M's feed-forward products and tied
@@ -50,10 +55,20 @@ fn main() {
 }
 
 async fn run(args: Args) {
-    let gpu = Gpu::new(GpuOptions::default())
-        .await
-        .expect("a WebGPU adapter");
-    println!("adapter: {}", gpu.report().name);
+    let options = GpuOptions {
+        weight_textures: args.weight_textures,
+        ..GpuOptions::default()
+    };
+    let gpu = Gpu::new(options).await.expect("a WebGPU adapter");
+    println!(
+        "adapter: {}, weights in {}",
+        gpu.report().name,
+        if gpu.weights_in_textures() {
+            "textures"
+        } else {
+            "storage buffers"
+        }
+    );
     for (format, rows, cols, products) in SHAPES {
         if args
             .format

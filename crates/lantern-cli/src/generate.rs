@@ -10,6 +10,7 @@ use lantern_core::chat::{ChatTemplate, Message};
 use lantern_core::gguf::GgufHeader;
 use lantern_core::sampling::SamplerConfig;
 use lantern_core::tokenizer::Tokenizer;
+use lantern_gpu::quant::WeightStorage;
 use lantern_gpu::{Gpu, GpuOptions, Precision};
 use lantern_models::chat::ChatSession;
 use lantern_models::generate::{
@@ -357,6 +358,7 @@ pub async fn run_bench(
         "probe_bandwidth_gb_per_second": roofline_gbps,
         "probe_buffer_bytes": probe.buffer_bytes,
         "probe_pattern": format!("{:?}", probe.pattern),
+        "probe_storage": format!("{:?}", probe.storage),
         "decode_fraction_of_roofline": fraction,
         "prompt_multiply_adds": prompt_macs,
         "prefill_gflops": prefill_gflops,
@@ -391,7 +393,11 @@ pub async fn run_bench(
             bytes as f64 / 1e6,
         );
         println!(
-            "roofline: the probe streams {roofline_gbps:.2} GB/s on this adapter; decode reaches {:.1}% of it",
+            "roofline: the probe streams {roofline_gbps:.2} GB/s on this adapter (from a {}); decode reaches {:.1}% of it",
+            match probe.storage {
+                WeightStorage::Buffer => "storage buffer",
+                WeightStorage::Texture => "texture",
+            },
             fraction * 100.0
         );
         println!(

@@ -3,9 +3,11 @@
 //! bandwidth (the roofline decode speed is compared with); and it takes at least its dispatches
 //! times the cost of one.
 
+use crate::batch::Batch;
 use crate::device::Gpu;
 use crate::error::Result;
-use crate::ops::{ReadPattern, stream_read};
+use crate::ops::{ReadPattern, stream_read, stream_read_weights};
+use crate::quant::{QuantMatrix, UNIT_LEN, WeightFormat, WeightStorage};
 use crate::roofline::time_growing;
 
 /// What the probe measured.
@@ -18,6 +20,8 @@ pub struct Bandwidth {
     pub milliseconds: f64,
     /// The access pattern of the fastest read.
     pub pattern: ReadPattern,
+    /// What it read: a storage buffer, or a texture where the adapter keeps weights in textures.
+    pub storage: WeightStorage,
 }
 
 impl Bandwidth {
@@ -31,7 +35,8 @@ impl Bandwidth {
 }
 
 /// Reads a buffer of up to `max_bytes` (capped by the device's binding limit) in each
-/// [`ReadPattern`], timed with `now_ms` (a monotonic clock in milliseconds: `Instant` natively,
+/// [`ReadPattern`], and where the adapter keeps weights in textures ([`Gpu::weight_storage`]) the
+/// same bytes as a weight matrix's texture too, timed with `now_ms` (a monotonic clock in milliseconds: `Instant` natively,
 /// `performance.now()` in a browser), and returns the faster pattern's run: a roofline is what
 /// the adapter streams at best. One submission holds 4, 16, 64, … reads until one takes at least
 /// `min_ms` ([`time_growing`]: an H200 streams 256 MiB in about 60 µs, lavapipe takes 40 ms). One untimed
@@ -46,18 +51,46 @@ pub async fn measure(
     now_ms: impl Fn() -> f64,
 ) -> Result<Bandwidth> {
     let limit = gpu.limits().max_storage_buffer_binding_size;
-    let bytes = max_bytes.min(limit).max(16) / 16 * 16;
+    // Whole rows of an F32 weight matrix (32 values).
+    let bytes = max_bytes.min(limit).max(PROBE_ROW_BYTES) / PROBE_ROW_BYTES * PROBE_ROW_BYTES;
     let values = (bytes / 4) as usize;
     // Distinct words, so a broken kernel or a skipped read shows up in the XOR.
     let data: Vec<f32> = (0..values as u32).map(f32::from_bits).collect();
     let buffer = gpu.upload("bandwidth probe", &data, &[values])?;
+    let format = WeightFormat::F32;
+    let texture = if gpu.weight_storage(format) == WeightStorage::Texture {
+        let rows = (bytes / PROBE_ROW_BYTES) as usize;
+        let bytes = bytemuck::cast_slice(&data);
+        let what = "bandwidth probe (texture)";
+        Some(QuantMatrix::upload(
+            gpu, what, format, rows, UNIT_LEN, bytes,
+        )?)
+    } else {
+        None
+    };
     drop(data);
+    // Records one read of the probe's bytes from `storage` in `pattern`.
+    let read = |batch: &mut Batch<'_>, storage: WeightStorage, pattern: ReadPattern| match (
+        storage, &texture,
+    ) {
+        (WeightStorage::Texture, Some(matrix)) => stream_read_weights(batch, matrix, pattern),
+        _ => stream_read(batch, &buffer, pattern),
+    };
+    let storages = if texture.is_some() {
+        &[WeightStorage::Buffer, WeightStorage::Texture][..]
+    } else {
+        &[WeightStorage::Buffer][..]
+    };
 
     let mut best: Option<Bandwidth> = None;
-    let patterns = (0..runs.max(1)).flat_map(|_| ReadPattern::ALL);
-    for pattern in patterns {
+    let reads_tried = (0..runs.max(1)).flat_map(|_| {
+        storages
+            .iter()
+            .flat_map(|&storage| ReadPattern::ALL.map(|pattern| (storage, pattern)))
+    });
+    for (storage, pattern) in reads_tried {
         let mut warm_up = gpu.batch("bandwidth warm-up");
-        let out = stream_read(&mut warm_up, &buffer, pattern)?;
+        let out = read(&mut warm_up, storage, pattern)?;
         warm_up.submit_and_read(&out).await?;
 
         let (_, reads, milliseconds) = time_growing(4, MAX_READS, min_ms, &now_ms, async |reads| {
@@ -65,10 +98,10 @@ pub async fn measure(
             for _ in 1..reads {
                 // Held until the submission, so no later dispatch in this batch gets the
                 // same buffer.
-                let out = stream_read(&mut batch, &buffer, pattern)?;
+                let out = read(&mut batch, storage, pattern)?;
                 batch.hold(out);
             }
-            let out = stream_read(&mut batch, &buffer, pattern)?;
+            let out = read(&mut batch, storage, pattern)?;
             batch.submit_and_read(&out).await
         })
         .await?;
@@ -77,6 +110,7 @@ pub async fn measure(
             reads,
             milliseconds,
             pattern,
+            storage,
         };
         if best.is_none_or(|b| run.gigabytes_per_second() > b.gigabytes_per_second()) {
             best = Some(run);
@@ -84,6 +118,9 @@ pub async fn measure(
     }
     Ok(best.expect("ReadPattern::ALL is not empty"))
 }
+
+/// Bytes of one row of the probe's weight matrix: 32 f32 values.
+const PROBE_ROW_BYTES: u64 = (UNIT_LEN * 4) as u64;
 
 /// The most reads one timed submission holds: 100 ms of a 256 MiB buffer at 10 TB/s.
 const MAX_READS: u32 = 4096;

@@ -45,11 +45,17 @@ struct CacheState {
 }
 
 /// What makes two bind groups interchangeable: the pipeline (its layout) and each binding's
-/// buffer and range, in binding order.
+/// buffer and range, or texture view (weights kept in textures), in binding order.
 #[derive(PartialEq, Eq, Hash)]
 struct Key {
     pipeline: wgpu::ComputePipeline,
-    ranges: Vec<(wgpu::Buffer, u64, Option<wgpu::BufferSize>)>,
+    resources: Vec<Resource>,
+}
+
+#[derive(PartialEq, Eq, Hash)]
+enum Resource {
+    Buffer(wgpu::Buffer, u64, Option<wgpu::BufferSize>),
+    Texture(wgpu::TextureView),
 }
 
 impl BindGroupCache {
@@ -70,7 +76,7 @@ impl BindGroupCache {
     }
 
     /// Creates the bind group of `pipeline`'s group 0 with `entries`, and caches it when all of
-    /// them are buffer bindings. Validation errors surface through the caller's error scope.
+    /// them are buffer or texture view bindings. Validation errors surface through the caller's error scope.
     pub(crate) fn create(
         &self,
         device: &wgpu::Device,
@@ -121,19 +127,22 @@ impl BindGroupCache {
     }
 }
 
-/// The cache key of `entries`, or `None` when one of them is not a buffer binding.
+/// The cache key of `entries`, or `None` when one of them is neither a buffer nor a texture view.
 fn key(pipeline: &wgpu::ComputePipeline, entries: &[wgpu::BindGroupEntry<'_>]) -> Option<Key> {
-    let ranges = entries
+    let resources = entries
         .iter()
         .map(|entry| match &entry.resource {
-            wgpu::BindingResource::Buffer(binding) => {
-                Some((binding.buffer.clone(), binding.offset, binding.size))
-            }
+            wgpu::BindingResource::Buffer(binding) => Some(Resource::Buffer(
+                binding.buffer.clone(),
+                binding.offset,
+                binding.size,
+            )),
+            wgpu::BindingResource::TextureView(view) => Some(Resource::Texture((*view).clone())),
             _ => None,
         })
         .collect::<Option<Vec<_>>>()?;
     Some(Key {
         pipeline: pipeline.clone(),
-        ranges,
+        resources,
     })
 }

@@ -10,6 +10,7 @@ use crate::bind_groups::{BindGroupCache, BindGroupStats};
 use crate::error::{GpuError, Result};
 use crate::kernel::KernelCache;
 use crate::pool::BufferPool;
+use crate::quant::{WeightFormat, WeightStorage};
 
 /// Which adapter to prefer; the defaults suit inference.
 #[derive(Clone, Debug, Default)]
@@ -24,6 +25,10 @@ pub struct GpuOptions {
     /// Load one word at a time even where 16-byte loads are aligned, as on SwiftShader (tests use
     /// it to run that path on adapters that would load quads; see [`Gpu::wide_loads`]).
     pub word_loads: bool,
+    /// Where weight matrices live: `Some(true)` in textures, `Some(false)` in storage buffers,
+    /// `None` where the adapter reads them fastest (tests use it to run both paths on one adapter;
+    /// see [`Gpu::weights_in_textures`]).
+    pub weight_textures: Option<bool>,
 }
 
 /// What the adapter is and what it allows: shown by the page, the CLI and benchmark reports.
@@ -116,6 +121,9 @@ pub struct Gpu {
     wide_loads: bool,
     unroll_long_loops: bool,
     uniform_shared_vectors: bool,
+    weights_in_textures: bool,
+    /// `GpuOptions::weight_textures`: every format in one storage, whatever the adapter.
+    weight_textures_forced: Option<bool>,
     /// Set while kernel times are collected (see [`Gpu::start_profiling`]).
     profiler: Mutex<Option<crate::profile::Profiler>>,
 }
@@ -219,6 +227,9 @@ impl Gpu {
         let wide_loads = !swiftshader && !options.word_loads;
         let unroll_long_loops = cpu_workgroups && !swiftshader;
         let uniform_shared_vectors = cpu_workgroups && !swiftshader;
+        let weights_in_textures = options
+            .weight_textures
+            .unwrap_or(info.device_type == wgpu::DeviceType::Cpu && !swiftshader);
         let pool = BufferPool::new(device.clone(), &required_limits);
         Ok(Gpu {
             device,
@@ -233,6 +244,8 @@ impl Gpu {
             wide_loads,
             unroll_long_loops,
             uniform_shared_vectors,
+            weights_in_textures,
+            weight_textures_forced: options.weight_textures,
             profiler: Mutex::new(None),
         })
     }
@@ -296,6 +309,38 @@ impl Gpu {
     /// different parts of x, which a uniform block would serialize.
     pub fn uniform_shared_vectors(&self) -> bool {
         self.uniform_shared_vectors
+    }
+
+    /// Whether weight matrices are kept in `rgba32uint` textures rather than storage buffers
+    /// ([`crate::quant::WeightStorage`]), in the formats that suit it ([`Self::weight_storage`]):
+    /// on lavapipe only. lavapipe compiles a storage load whose address differs between its SIMD
+    /// lanes into a loop over the lanes with a branch and a bounds check per lane and component,
+    /// and a texel fetch into a gather: streaming a texture measured 1.1× to 7× faster than a
+    /// buffer on three 2-vCPU machines (`examples/texture_stream.rs` and its earlier versions),
+    /// and SmolLM2 decoded 1.1–1.7× faster with its weights in textures (README, Performance).
+    /// SwiftShader fetches texels hardly faster than it loads words (1.8–1.9 against 1.3–1.5
+    /// GB/s), and a GPU reads buffers at full speed.
+    pub fn weights_in_textures(&self) -> bool {
+        self.weights_in_textures
+    }
+
+    /// Where a matrix of `format` lives: in a texture where the adapter prefers them
+    /// ([`Self::weights_in_textures`]) and the format's decode reads whole texels, in a storage
+    /// buffer otherwise; [`GpuOptions::weight_textures`] puts every format in one or the other.
+    /// Q6_K and F16 decode a word at a time (Q6_K's 212-byte blocks leave its quants off 16-byte
+    /// boundaries), and a word from a texture costs a texel fetch: Gemma 3's Q6_K product took
+    /// 1.02–1.07 ms from a texture against 0.67–0.77 from a buffer on lavapipe
+    /// (`examples/matvec_speed.rs`, alternating runs).
+    pub fn weight_storage(&self, format: WeightFormat) -> WeightStorage {
+        let texels = !matches!(format, WeightFormat::Q6_K | WeightFormat::F16);
+        let textures = self
+            .weight_textures_forced
+            .unwrap_or(self.weights_in_textures && texels);
+        if textures {
+            WeightStorage::Texture
+        } else {
+            WeightStorage::Buffer
+        }
     }
 
     /// The most invocations a workgroup that reduces through workgroup memory should have:

@@ -107,6 +107,8 @@ pub struct Specialization {
     values: Vec<(&'static str, String)>,
     /// Module-scope variables to declare otherwise: (name, `var<…> name: type`).
     declarations: Vec<(&'static str, String)>,
+    /// WGSL functions that replace the kernel's functions of the same names.
+    functions: Option<&'static str>,
     precision: Precision,
     entry_point: Option<&'static str>,
     /// Leave the loops marked `// unroll` as loops (see [`Specialization::rolled_loops`]).
@@ -139,6 +141,16 @@ impl Specialization {
     /// array read as a uniform block of a fixed length.
     pub fn declare(mut self, name: &'static str, declaration: String) -> Self {
         self.declarations.push((name, declaration));
+        self
+    }
+
+    /// Replaces each of the kernel's functions that `functions` (WGSL source) defines again by
+    /// that definition: for a variant that reads a resource another way, such as weights from a
+    /// texture (`kernels/weight_texture.wgsl`), whose variable [`Self::declare`] retypes. A
+    /// function runs from a line starting `fn NAME(` to the next line that is `}`; those the
+    /// kernel does not define are skipped, but a kernel that defines none of them is an error.
+    pub fn replace_functions(mut self, functions: &'static str) -> Self {
+        self.functions = Some(functions);
         self
     }
 
@@ -209,6 +221,12 @@ impl Specialization {
                 })?;
             *line = format!("{}{declaration};", &line[..at]);
         }
+        if let Some(functions) = self.functions {
+            replace_functions(&mut lines, functions).map_err(|message| GpuError::Kernel {
+                kernel: kernel.name.to_string(),
+                message,
+            })?;
+        }
         let source = lines.join("\n");
         if self.rolled {
             return Ok(source);
@@ -230,6 +248,46 @@ fn var_declaration(line: &str, name: &str) -> Option<usize> {
     let (_, rest) = line[at..].split_once('>')?;
     let (ident, _) = rest.split_once(':')?;
     (ident.trim() == name && line.trim_end().ends_with(';')).then_some(at)
+}
+
+/// The lines of the function `name` in `lines`: from `fn NAME(` to the next line that is `}`.
+fn function_lines<S: AsRef<str>>(
+    lines: &[S],
+    name: &str,
+) -> Option<std::ops::RangeInclusive<usize>> {
+    let head = format!("fn {name}(");
+    let start = lines
+        .iter()
+        .position(|line| line.as_ref().starts_with(&head))?;
+    let end = start
+        + lines[start..]
+            .iter()
+            .position(|line| line.as_ref() == "}")?;
+    Some(start..=end)
+}
+
+/// Replaces the functions of `lines` that `functions` defines again (see
+/// [`Specialization::replace_functions`]).
+fn replace_functions(lines: &mut Vec<String>, functions: &str) -> std::result::Result<(), String> {
+    let source: Vec<&str> = functions.lines().collect();
+    let names = source.iter().filter_map(|line| {
+        let (name, _) = line.strip_prefix("fn ")?.split_once('(')?;
+        Some(name)
+    });
+    let mut replaced = 0;
+    for name in names {
+        let new = function_lines(&source, name)
+            .ok_or_else(|| format!("replacement function `{name}` has no closing `}}` line"))?;
+        if let Some(old) = function_lines(lines, name) {
+            let new = source[new].iter().map(|line| line.to_string());
+            lines.splice(old, new);
+            replaced += 1;
+        }
+    }
+    if replaced == 0 {
+        return Err("defines none of the functions to replace".into());
+    }
+    Ok(())
 }
 
 /// Parses `const NAME: TYPE = VALUE;` (with an explicit type) into (NAME, TYPE, VALUE).
@@ -374,6 +432,27 @@ mod tests {
             .apply(&BINDINGS)
             .unwrap_err();
         assert!(err.to_string().contains("y:"), "{err}");
+    }
+
+    #[test]
+    fn functions_are_replaced_by_name() {
+        const READS: KernelSource = KernelSource {
+            name: "reads",
+            wgsl: "fn word(i: u32) -> u32 {\n    return w[i];\n}\nfn main() {\n    word(0u);\n}",
+        };
+        let out = Specialization::new()
+            .replace_functions("// from a texture\nfn word(i: u32) -> u32 {\n    return t(i);\n}\nfn quad(i: u32) -> u32 {\n    return 0u;\n}")
+            .apply(&READS)
+            .unwrap();
+        assert_eq!(
+            out,
+            "fn word(i: u32) -> u32 {\n    return t(i);\n}\nfn main() {\n    word(0u);\n}"
+        );
+        let err = Specialization::new()
+            .replace_functions("fn other() {\n}")
+            .apply(&READS)
+            .unwrap_err();
+        assert!(err.to_string().contains("none of the functions"), "{err}");
     }
 
     #[test]

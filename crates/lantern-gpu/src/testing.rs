@@ -138,6 +138,17 @@ pub async fn test_gpu_with_word_loads() -> Gpu {
     .await
 }
 
+/// A device that keeps weights in textures (`true`) or storage buffers (`false`) whatever the
+/// adapter would choose, so that each adapter tests both ways of reading weights (see
+/// [`Gpu::weights_in_textures`]).
+pub async fn test_gpu_with_weight_textures(textures: bool) -> Gpu {
+    test_gpu_with(GpuOptions {
+        weight_textures: Some(textures),
+        ..GpuOptions::default()
+    })
+    .await
+}
+
 async fn test_gpu_with(options: GpuOptions) -> Gpu {
     match Gpu::new(options).await {
         Ok(gpu) => gpu,

@@ -9,7 +9,7 @@ use lantern_gpu::ops::{embedding, upload_ids};
 use lantern_gpu::quant::{QuantMatrix, WeightFormat};
 use lantern_gpu::reference::embedding::embedding as reference_embedding;
 use lantern_gpu::reference::quant::random_blocks;
-use lantern_gpu::testing::{Rng, compare};
+use lantern_gpu::testing::{Rng, compare, test_gpu_with_weight_textures};
 use lantern_gpu::{Gpu, gpu_test};
 
 #[cfg(target_arch = "wasm32")]
@@ -79,6 +79,15 @@ gpu_test!(embedding_matches_reference_for_every_format, |gpu| {
         check(&gpu, format, 37, 3, 37).await;
         check(&gpu, format, 37, 2, 13).await;
         check(&gpu, format, 5, 1, 1).await;
+    }
+});
+
+// The other storage than the adapter's (see quant_kernels.rs): textures on SwiftShader and GPUs,
+// storage buffers on lavapipe.
+gpu_test!(embedding_from_the_other_storage_matches_reference, |gpu| {
+    let other = test_gpu_with_weight_textures(!gpu.weights_in_textures()).await;
+    for format in WeightFormat::ALL {
+        check(&other, format, 37, 2, 13).await;
     }
 });
 

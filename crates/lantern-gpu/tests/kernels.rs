@@ -2,8 +2,9 @@
 //! (`cargo test`, lavapipe here) and in headless Chromium (`wasm-bindgen-test`, SwiftShader).
 
 use lantern_gpu::ops::{self, MatmulTiling, matmul::matmul_tiled};
-use lantern_gpu::testing::{Rng, compare_matmul, compare_softmax};
-use lantern_gpu::{Gpu, GpuError, gpu_test, kernel::Specialization};
+use lantern_gpu::quant::{QuantMatrix, UNIT_LEN, WeightFormat, WeightStorage};
+use lantern_gpu::testing::{Rng, compare_matmul, compare_softmax, test_gpu_with_weight_textures};
+use lantern_gpu::{Batch, Gpu, GpuError, Result, Tensor, gpu_test, kernel::Specialization};
 
 #[cfg(target_arch = "wasm32")]
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
@@ -240,6 +241,14 @@ gpu_test!(self_check_passes, |gpu| {
     assert_eq!(report.checks.len(), if f16 { 11 } else { 9 }, "{report}");
 });
 
+/// The XOR of the per-workgroup outputs of one probe read that `record` records.
+async fn probe_xor(gpu: &Gpu, record: impl Fn(&mut Batch<'_>) -> Result<Tensor>) -> u32 {
+    let mut batch = gpu.batch("probe test");
+    let out = record(&mut batch).unwrap();
+    let values = batch.submit_and_read(&out).await.unwrap();
+    values.iter().fold(0u32, |acc, v| acc ^ v.to_bits())
+}
+
 // The bandwidth probe reads every word exactly once in either pattern: the XOR of its
 // per-workgroup outputs must equal the XOR of all input words, for sizes below one workgroup's
 // share, at the workgroup count cap (so invocations loop), between, and (chunked) sizes that
@@ -252,20 +261,35 @@ gpu_test!(bandwidth_probe_reads_every_word_once, |gpu| {
         let t = gpu.upload("probe data", &data, &[values]).unwrap();
         let expected = bits.iter().fold(0u32, |acc, b| acc ^ b);
         for pattern in ops::ReadPattern::ALL {
-            let mut batch = gpu.batch("probe test");
-            let out = ops::stream_read(&mut batch, &t, pattern).unwrap();
-            let folded = batch
-                .submit_and_read(&out)
-                .await
-                .unwrap()
-                .iter()
-                .fold(0u32, |acc, v| acc ^ v.to_bits());
+            let folded = probe_xor(&gpu, |batch| ops::stream_read(batch, &t, pattern)).await;
             assert_eq!(folded, expected, "{values} values read {pattern:?}");
         }
     }
     let mut batch = gpu.batch("probe test");
     let odd = gpu.upload("odd", &[1.0; 6], &[6]).unwrap();
     assert!(ops::stream_read(&mut batch, &odd, ops::ReadPattern::Chunked).is_err());
+});
+
+// The same from a weight matrix's texture (the probe's second source where weights live in
+// textures): one texture row, many rows and a partial last one, and enough texels that the
+// interleaved pattern's invocations loop.
+gpu_test!(bandwidth_probe_reads_every_word_of_a_texture_once, |_gpu| {
+    let gpu = test_gpu_with_weight_textures(true).await;
+    let mut rng = Rng::new(12);
+    let format = WeightFormat::F32;
+    for rows in [3, 32769, 131073] {
+        let values = rows * UNIT_LEN;
+        let bits: Vec<u32> = (0..values).map(|_| (rng.next_u64() >> 32) as u32).collect();
+        let bytes: Vec<u8> = bits.iter().flat_map(|b| b.to_le_bytes()).collect();
+        let matrix = QuantMatrix::upload(&gpu, "probe", format, rows, UNIT_LEN, &bytes).unwrap();
+        assert_eq!(matrix.storage(), WeightStorage::Texture);
+        let expected = bits.iter().fold(0u32, |acc, b| acc ^ b);
+        for pattern in ops::ReadPattern::ALL {
+            let read = |batch: &mut Batch<'_>| ops::stream_read_weights(batch, &matrix, pattern);
+            let folded = probe_xor(&gpu, read).await;
+            assert_eq!(folded, expected, "{rows} rows read {pattern:?}");
+        }
+    }
 });
 
 // Profiling times each dispatch of the batches submitted while it is on, in order and under the

@@ -9,11 +9,13 @@ use lantern_core::GgmlType;
 use lantern_core::quant::dequantize_to_vec;
 use lantern_gpu::ops::quant_matmul::{QuantMatmulTiling, quant_matmul, quant_matmul_tiled};
 use lantern_gpu::ops::quant_matvec::{MatvecShape, quant_matvec, quant_matvec_shaped};
-use lantern_gpu::quant::{FLUSH_BYTES, QuantMatrix, WeightFormat};
+use lantern_gpu::quant::{
+    FLUSH_BYTES, QuantMatrix, WEIGHT_TEXTURE_WIDTH, WeightFormat, WeightStorage,
+};
 use lantern_gpu::reference::quant::{
     compare_matmul_wt, compare_matmul_wt_in, random_blocks, transpose,
 };
-use lantern_gpu::testing::{Rng, test_gpu_with_word_loads};
+use lantern_gpu::testing::{Rng, test_gpu_with_weight_textures, test_gpu_with_word_loads};
 use lantern_gpu::{Batch, Gpu, GpuError, GpuOptions, Precision, Tensor, gpu_test};
 
 #[cfg(target_arch = "wasm32")]
@@ -172,6 +174,49 @@ gpu_test!(matvec_with_word_loads_matches_reference, |_gpu| {
         tokens: 3,
     };
     check_matvec_rows(&gpu, Some(shape), 33).await;
+});
+
+// Weights in the storage the adapter would not choose (`GpuOptions::weight_textures`): storage
+// buffers on lavapipe, textures on SwiftShader and GPUs, so that every adapter checks both ways
+// of reading them; in decode, over rows of X (prefill), in the tiled product, and in a matrix
+// split into parts of several texture rows each, streamed in chunks that end mid-row.
+gpu_test!(weights_in_the_other_storage_match_reference, |gpu| {
+    let textures = !gpu.weights_in_textures();
+    let other = test_gpu_with_weight_textures(textures).await;
+    assert_eq!(other.weights_in_textures(), textures);
+    check_matvec(&other, None, Precision::F32, 41).await;
+    check_matvec_rows(&other, None, 42).await;
+    check_matmul(&other, None, Precision::F32, 43).await;
+
+    let mut rng = Rng::new(44);
+    let format = WeightFormat::Q4_1;
+    let (rows, cols) = (300, 2048);
+    let (gguf, w) = random_matrix(format, rows, cols, &mut rng);
+    let row_bytes = format.repacked_row_bytes(cols).unwrap();
+    let matrix =
+        QuantMatrix::with_part_limit(&other, "W", format, rows, cols, 120 * row_bytes).unwrap();
+    let storage = if textures {
+        WeightStorage::Texture
+    } else {
+        WeightStorage::Buffer
+    };
+    assert_eq!(matrix.storage(), storage);
+    assert_eq!(matrix.parts().len(), 3);
+    // A part of 100 rows of 1280 bytes is 8000 texels: three texture rows of 2048 and most of a
+    // fourth.
+    assert!(row_bytes * 100 > 3 * 16 * WEIGHT_TEXTURE_WIDTH as u64);
+    let mut writer = matrix.writer(&other);
+    for piece in gguf.chunks(10_000) {
+        writer.write(piece).unwrap();
+    }
+    writer.finish().unwrap();
+    let x = rng.vec(cols, -1.0, 1.0);
+    let mut batch = other.batch("split, other storage");
+    let tx = other.upload("x", &x, &[cols]).unwrap();
+    let y = quant_matvec(&mut batch, &matrix, &tx, Precision::F32).unwrap();
+    let out = batch.submit_and_read(&y).await.unwrap();
+    let cmp = compare_matmul_wt(&out, &x, &w, 1, cols, rows);
+    assert!(cmp.passed, "{format} in {storage:?} parts: {cmp:?}");
 });
 
 /// (rows, blocks per row) for the prefill product, with M = 1, 3, 17 and 70 rows of X.
@@ -419,15 +464,26 @@ gpu_test!(
             .expect("a row one byte larger than a part");
         assert!(matches!(e, GpuError::TooLarge { .. }), "{e}");
         assert!(message(e).contains("blk.0.ffn_up: one row of 64 Q8_0 values"));
-        let binding = gpu.limits().max_storage_buffer_binding_size;
+        let limits = gpu.limits();
+        let largest = if gpu.weights_in_textures() {
+            u64::from(WEIGHT_TEXTURE_WIDTH) * u64::from(limits.max_texture_dimension_2d) * 16
+        } else {
+            limits.max_storage_buffer_binding_size
+        };
         // A Q8_0 block takes 34 bytes of a row (its GGUF bytes, spread over the row's planes).
-        let cols = ((binding / 34 + 1) * 32) as usize;
+        let cols = ((largest / 34 + 1) * 32) as usize;
         let e = QuantMatrix::new(&gpu, "wide", format, 1, cols)
             .err()
-            .expect("a row larger than a binding");
+            .expect("a row larger than a binding or texture");
         let text = message(e);
         assert!(
-            text.contains("maxStorageBufferBindingSize") || text.contains("maxBufferSize"),
+            [
+                "maxStorageBufferBindingSize",
+                "maxBufferSize",
+                "maxTextureDimension2D"
+            ]
+            .iter()
+            .any(|limit| text.contains(limit)),
             "{text}"
         );
 

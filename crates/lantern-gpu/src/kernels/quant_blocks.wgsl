@@ -1,6 +1,9 @@
 // Decoding of quantized weight blocks, shared by quant_matvec.wgsl, quant_matmul.wgsl and
 // embedding.wgsl: the launchers prepend this file to the kernel's own source. The kernel declares
-// the weights as `weights: array<u32>` in the repacked, word-aligned layout of `src/quant/mod.rs`.
+// the weights as `weights: array<u32>` in the repacked, word-aligned layout of `src/quant/mod.rs`,
+// and reads them only through `weight_word` and `four_words` (and quant_matvec.wgsl's
+// `weight_quad`): a matrix kept in a texture (`WeightStorage::Texture`) has its launcher declare
+// `weights` as one and replace these functions with weight_texture.wgsl's.
 //
 // Why one file with a specialized FORMAT rather than one kernel file per format: the eight decoders
 // share the kernels around them (tiling, reduction, edge handling), which would otherwise be
@@ -45,6 +48,20 @@ const FMT_Q6_K: u32 = 7u;
 const FORMAT: u32 = 0u;
 const BLOCK_WORDS: u32 = 32u;
 const UNITS_PER_BLOCK: u32 = 1u;
+
+// Word `i` of the weights.
+fn weight_word(i: u32) -> u32 {
+    return weights[i];
+}
+
+// Words i .. i+3 of the weights, `i` a multiple of 4 (a texture gives them in one load).
+fn four_words(i: u32) -> vec4<u32> {
+    return vec4<u32>(weights[i], weights[i + 1u], weights[i + 2u], weights[i + 3u]);
+}
+
+// Texels per row of a weight texture (weight_texture.wgsl); specialized from
+// `quant::WEIGHT_TEXTURE_WIDTH`.
+const WEIGHT_TEXTURE_WIDTH: u32 = 2048u;
 
 // One unit's scales and where its quants are. Fields a format does not need stay zero.
 struct Unit {
@@ -122,8 +139,9 @@ const PLANAR = FORMAT == FMT_Q8_0 || FORMAT == FMT_Q4_0 || FORMAT == FMT_Q4_1 ||
 const PLANE_QUANT_WORDS = select(4u, 8u, FORMAT == FMT_Q8_0);
 
 // Words of one repacked row of `row_blocks` blocks (WeightFormat::repacked_row_bytes / 4): a planar
-// row's quants, Q5_0's high-bit words, its f16 scales (with Q4_1's offsets, a word per block),
-// padded to a multiple of 4 words.
+// row's quants, Q5_0's high-bit words, its f16 scales (with Q4_1's offsets, a word per block);
+// a blocked row's blocks. Either padded to a multiple of 4 words, so that every row starts a
+// 16-byte texel of a weight texture (and a planar row's quants a `vec4<u32>`).
 fn row_words(row_blocks: u32) -> u32 {
     if (PLANAR) {
         var words = row_blocks * PLANE_QUANT_WORDS;
@@ -137,7 +155,7 @@ fn row_words(row_blocks: u32) -> u32 {
         }
         return (words + 3u) / 4u * 4u;
     }
-    return row_blocks * BLOCK_WORDS;
+    return (row_blocks * BLOCK_WORDS + 3u) / 4u * 4u;
 }
 
 // The first word of row `row` of a matrix (part) of `row_blocks` blocks per row.
@@ -147,7 +165,7 @@ fn row_start(row: u32, row_blocks: u32) -> u32 {
 
 // The f16 scale of block `b` in the scales plane starting at word `plane`: two per word.
 fn plane_scale(plane: u32, b: u32) -> f32 {
-    return unpack2x16float(weights[plane + b / 2u])[b % 2u];
+    return unpack2x16float(weight_word(plane + b / 2u))[b % 2u];
 }
 
 // Unit `unit` (0 .. row_blocks * UNITS_PER_BLOCK) of the row whose first word is `row`.
@@ -172,17 +190,17 @@ fn unit_at(row: u32, row_blocks: u32, unit: u32) -> Unit {
         }
         case FMT_Q4_1: {
             // qs[16] as Q4_0's; d and m, a word per block
-            let dm = unpack2x16float(weights[after_quants + unit]);
+            let dm = unpack2x16float(weight_word(after_quants + unit));
             u.d = vec2<f32>(dm.x);
             u.m = dm.y;
         }
         case FMT_Q5_0: {
             // qs[16] as Q4_0's; qh, a word per block: bit k is the fifth bit of value k
-            u.h = weights[after_quants + unit];
+            u.h = weight_word(after_quants + unit);
             u.d = vec2<f32>(plane_scale(after_quants + row_blocks, unit));
         }
         case FMT_Q4_K: {
-            let header = vec4<u32>(weights[block], weights[block + 1u], weights[block + 2u], weights[block + 3u]);
+            let header = four_words(block);
             return q4k_unit(block, header, sub);
         }
         case FMT_Q6_K: {
@@ -192,9 +210,9 @@ fn unit_at(row: u32, row_blocks: u32, unit: u32) -> Unit {
             // 8h + 2k + 1 (values 16..31).
             let half = sub / 4u;
             let k = sub % 4u;
-            let d = f16_low(weights[block + 52u]);
+            let d = f16_low(weight_word(block + 52u));
             let s = 8u * half + 2u * k;
-            let scales = bitcast<i32>(weights[block + 48u + s / 4u]);
+            let scales = bitcast<i32>(weight_word(block + 48u + s / 4u));
             let shift = 8u * (s % 4u);
             u.q = block + 16u * half + 8u * (k % 2u);
             u.q_high = k >= 2u;
@@ -329,17 +347,17 @@ fn unit_values(u: Unit, j: u32) -> vec4<real> {
     switch FORMAT {
         case FMT_F32: {
             let w = u.q + 4u * j;
-            return vec4<real>(bitcast<vec4<f32>>(vec4<u32>(weights[w], weights[w + 1u], weights[w + 2u], weights[w + 3u])));
+            return vec4<real>(bitcast<vec4<f32>>(four_words(w)));
         }
         case FMT_F16: {
             let w = u.q + 2u * j;
-            return vec4<real>(vec4<f32>(unpack2x16float(weights[w]), unpack2x16float(weights[w + 1u])));
+            return vec4<real>(vec4<f32>(unpack2x16float(weight_word(w)), unpack2x16float(weight_word(w + 1u))));
         }
         case FMT_Q6_K: {
-            return decode_values(u, j, weights[u.q + j], weights[u.h + j]);
+            return decode_values(u, j, weight_word(u.q + j), weight_word(u.h + j));
         }
         default: {
-            return decode_values(u, j, weights[u.q + quant_word(j)], 0u);
+            return decode_values(u, j, weight_word(u.q + quant_word(j)), 0u);
         }
     }
 }

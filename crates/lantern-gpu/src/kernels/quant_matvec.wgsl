@@ -57,6 +57,11 @@ const WG_SIZE: u32 = THREADS_PER_ROW * ROWS_PER_WG;
 
 var<workgroup> partial: array<f32, WG_SIZE>;
 
+// Words 4i .. 4i+3 of the weights, in one 16-byte load.
+fn weight_quad(i: u32) -> vec4<u32> {
+    return weight_quads[i];
+}
+
 // Formats whose units keep their quants in 8 words from a 16-byte boundary: Q8_0 (planar rows) and
 // Q4_K (blocks of 36 words, quants from word 4). The 4-bit planar formats have FOUR_QUANT_WORDS.
 const EIGHT_QUANT_WORDS = FORMAT == FMT_Q8_0 || FORMAT == FMT_Q4_K;
@@ -84,10 +89,10 @@ const HI_QUAD_ROWS = select(1u, ROWS_PER_THREAD, QUADS_PER_UNIT == 2u);
 // 1.07× more.
 fn unit_quad(u: Unit, i: u32) -> vec4<u32> {
     if (QUAD_LOADS && PRELOADED) {
-        return weight_quads[u.q / 4u + i];
+        return weight_quad(u.q / 4u + i);
     }
     if (FOUR_QUANT_WORDS) {
-        return vec4<u32>(weights[u.q], weights[u.q + 1u], weights[u.q + 2u], weights[u.q + 3u]);
+        return four_words(u.q);
     }
     return vec4<u32>(0u);
 }
@@ -104,7 +109,7 @@ fn unit_quant_word(u: Unit, lo: vec4<u32>, hi: vec4<u32>, k: u32) -> u32 {
         }
         return lo[k % 4u];
     }
-    return weights[u.q + k];
+    return weight_word(u.q + k);
 }
 
 // Values 4j .. 4j+3 of unit u, whose quads (of `unit_quad`) are `lo` and `hi`, decoded from the
@@ -165,9 +170,9 @@ fn add_q4k_block(row: ptr<function, array<u32, ROWS_PER_THREAD>>, x_start: u32, 
     for (var r = 0u; r < ROWS_PER_THREAD; r++) { // unroll
         base[r] = (*row)[r] + block * BLOCK_WORDS;
         if (QUAD_LOADS) {
-            header[r] = weight_quads[base[r] / 4u];
+            header[r] = weight_quad(base[r] / 4u);
         } else {
-            header[r] = vec4<u32>(weights[base[r]], weights[base[r] + 1u], weights[base[r] + 2u], weights[base[r] + 3u]);
+            header[r] = four_words(base[r]);
         }
     }
     for (var pair = 0u; pair < 4u; pair++) { // unroll

@@ -11,6 +11,11 @@
 //
 // The XOR of all outputs equals the XOR of all input words whatever the partition, which is what
 // its test checks. Specializable: WG_SIZE (a power of two), CHUNKED.
+//
+// The data is read as weights are, through `weight_quad`: where the adapter keeps weights in
+// textures (`Gpu::weights_in_textures`), the probe also reads a weight matrix's texture, its
+// launcher replacing `weight_quad` with weight_texture.wgsl's, so the roofline is what weights
+// stream at from either.
 
 struct Params {
     words: u32, // 16-byte words to read
@@ -19,9 +24,16 @@ struct Params {
 const WG_SIZE: u32 = 256u;
 const CHUNKED: u32 = 0u;
 
-@group(0) @binding(0) var<storage, read> data: array<vec4<u32>>;
+@group(0) @binding(0) var<storage, read> weight_quads: array<vec4<u32>>;
 @group(0) @binding(1) var<storage, read_write> out: array<u32>;
 @group(0) @binding(2) var<uniform> params: Params;
+
+// Texels per row of a weight texture (`quant::WEIGHT_TEXTURE_WIDTH`).
+const WEIGHT_TEXTURE_WIDTH: u32 = 2048u;
+
+fn weight_quad(i: u32) -> vec4<u32> {
+    return weight_quads[i];
+}
 
 var<workgroup> partial: array<u32, WG_SIZE>;
 
@@ -40,11 +52,11 @@ fn main(
         let start = min(invocation * chunk, params.words);
         let end = min(start + chunk, params.words);
         for (var i = start; i < end; i++) {
-            acc ^= data[i];
+            acc ^= weight_quad(i);
         }
     } else {
         for (var i = invocation; i < params.words; i += invocations) {
-            acc ^= data[i];
+            acc ^= weight_quad(i);
         }
     }
     partial[li] = acc.x ^ acc.y ^ acc.z ^ acc.w;

@@ -58,7 +58,7 @@ pub fn embedding(
         return Ok(out);
     }
     dim_u32(op, "tokens × units", invocations)?;
-    let spec = table.format().specialization().u32("WG_SIZE", WG_SIZE);
+    let spec = table.specialization(&["weights"]).u32("WG_SIZE", WG_SIZE);
     for part in table.parts() {
         let params = [
             dim_u32(op, "tokens", tokens)?,

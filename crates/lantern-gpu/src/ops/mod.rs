@@ -28,7 +28,7 @@ pub use quant_matmul::{QuantMatmulTiling, quant_matmul};
 pub use quant_matvec::{MatvecShape, quant_matvec};
 pub use rope::{Rope, RopeStyle};
 pub use softmax::softmax;
-pub use stream_read::{ReadPattern, stream_read};
+pub use stream_read::{ReadPattern, stream_read, stream_read_weights};
 pub use top_k::{decode_top_k, top_k};
 
 use crate::error::{GpuError, Result};

@@ -123,8 +123,7 @@ pub fn quant_matmul_tiled(
     }
     debug_assert!(k.is_multiple_of(UNIT_LEN));
     let spec = w
-        .format()
-        .specialization()
+        .specialization(&["weights"])
         .precision(precision)
         .u32("TILE_M", tiling.tile_m)
         .u32("TILE_N", tiling.tile_n)

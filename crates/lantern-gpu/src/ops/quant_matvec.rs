@@ -6,7 +6,7 @@ use crate::device::Gpu;
 use crate::error::{GpuError, Result};
 use crate::kernel::{KernelSource, Precision};
 use crate::ops::dim_u32;
-use crate::quant::{QuantMatrix, UNIT_LEN, quant_kernel_source};
+use crate::quant::{QuantMatrix, UNIT_LEN, WeightStorage, quant_kernel_source};
 use crate::tensor::Tensor;
 
 pub const KERNEL: KernelSource = quant_kernel_source!("quant_matvec");
@@ -166,14 +166,17 @@ pub fn quant_matvec_shaped(
         return Ok(y);
     }
     let spec = w
-        .format()
-        .specialization()
+        .specialization(&["weights", "weight_quads"])
         .precision(precision)
         .u32("THREADS_PER_ROW", shape.threads_per_row)
         .u32("ROWS_PER_WG", shape.rows_per_workgroup)
         .u32("ROWS_PER_THREAD", shape.rows_per_thread)
         .u32("TOKENS", shape.tokens)
-        .bool("QUAD_LOADS", gpu.wide_loads())
+        // A texel is 16 bytes whatever the adapter.
+        .bool(
+            "QUAD_LOADS",
+            gpu.wide_loads() || w.storage() == WeightStorage::Texture,
+        )
         .bool("SCALE_SUMS", precision == Precision::F32);
     let spec = if shape.threads_per_row == 1 {
         spec.entry_point(WHOLE_ROWS_ENTRY_POINT)

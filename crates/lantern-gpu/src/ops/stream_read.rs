@@ -6,6 +6,8 @@ use crate::error::{GpuError, Result};
 use crate::kernel::{KernelSource, Specialization};
 use crate::kernel_source;
 use crate::ops::dim_u32;
+use crate::pool::Binding;
+use crate::quant::QuantMatrix;
 use crate::tensor::Tensor;
 
 pub const KERNEL: KernelSource = kernel_source!("stream_read");
@@ -44,6 +46,37 @@ pub fn stream_read(batch: &mut Batch<'_>, data: &Tensor, pattern: ReadPattern) -
         )));
     }
     let words = data.len() / 4;
+    record(batch, data.buffer(), words, Specialization::new(), pattern)
+}
+
+/// As [`stream_read`], over the words of a weight matrix held in one part, read from its buffer
+/// or texture as the quantized kernels read them ([`QuantMatrix::storage`]).
+pub fn stream_read_weights(
+    batch: &mut Batch<'_>,
+    w: &QuantMatrix,
+    pattern: ReadPattern,
+) -> Result<Tensor> {
+    let [part] = w.parts() else {
+        return Err(GpuError::Shape(format!(
+            "stream_read: {} is in {} parts, not one",
+            w.name(),
+            w.parts().len()
+        )));
+    };
+    // Repacked rows are whole 16-byte words.
+    let words = (part.rows() as u64 * w.repacked_row_bytes() / 16) as usize;
+    let spec = w.storage_specialization(Specialization::new(), &["weight_quads"]);
+    record(batch, part, words, spec, pattern)
+}
+
+/// Records one read of the first `words` 16-byte words of `data` in `pattern`.
+fn record(
+    batch: &mut Batch<'_>,
+    data: &dyn Binding,
+    words: usize,
+    spec: Specialization,
+    pattern: ReadPattern,
+) -> Result<Tensor> {
     let (wg_size, max_workgroups) = pattern.grid();
     let groups = words.div_ceil(wg_size).min(max_workgroups);
     let gpu = batch.gpu();
@@ -51,10 +84,10 @@ pub fn stream_read(batch: &mut Batch<'_>, data: &Tensor, pattern: ReadPattern) -
     let params = [dim_u32("stream_read", "words", words)?];
     batch.dispatch(
         &KERNEL,
-        &Specialization::new()
+        &spec
             .u32("WG_SIZE", wg_size as u32)
             .u32("CHUNKED", u32::from(pattern == ReadPattern::Chunked)),
-        &[data.buffer(), out.buffer()],
+        &[data, out.buffer()],
         bytemuck::cast_slice(&params),
         gpu.grid("stream_read", groups as u64)?,
     )?;

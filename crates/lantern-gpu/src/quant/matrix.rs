@@ -1,10 +1,33 @@
-//! [`QuantMatrix`]: a rows×cols weight matrix in its repacked layout, in exactly-sized buffers,
-//! split by whole rows when it exceeds what one buffer or binding may hold.
+//! [`QuantMatrix`]: a rows×cols weight matrix in its repacked layout, in exactly-sized buffers
+//! (or textures), split by whole rows when it exceeds what one buffer, binding or texture may hold.
 
 use super::{Repacker, WeightFormat};
 use crate::device::Gpu;
 use crate::error::{GpuError, Result};
+use crate::kernel::Specialization;
 use crate::pool::{Binding, STORAGE};
+
+/// Where a matrix's repacked words live; the kernels read either (see
+/// [`QuantMatrix::specialization`]), and the choice is the adapter's ([`Gpu::weight_storage`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum WeightStorage {
+    /// A storage buffer per part.
+    Buffer,
+    /// An `rgba32uint` texture per part, holding the part's words in order, four per texel,
+    /// [`WEIGHT_TEXTURE_WIDTH`] texels per texture row (fewer when the part fits in one row).
+    Texture,
+}
+
+/// Texels per row of a weight texture: 32 KiB, so that the last row's padding is small beside a
+/// matrix (at most 2% of SmolLM2's weights in all), and a texture of WebGPU's guaranteed 8192
+/// rows holds 256 MiB. A power of two, so that kernels find a texel with a mask and a shift.
+pub const WEIGHT_TEXTURE_WIDTH: u32 = 2048;
+
+/// Bytes of one texel of a weight texture (`rgba32uint`).
+const TEXEL_BYTES: u64 = 16;
+
+/// What a kernel reading weights from textures uses in place of its buffer reads.
+const WEIGHT_TEXTURE_FUNCTIONS: &str = include_str!("../kernels/weight_texture.wgsl");
 
 /// A weight matrix W of `rows`×`cols` values (GGUF shape `[cols, rows]`: each row is `cols`
 /// consecutive values, `cols / block_len` blocks), stored quantized.
@@ -19,25 +42,33 @@ use crate::pool::{Binding, STORAGE};
 pub struct QuantMatrix {
     what: String,
     format: WeightFormat,
+    storage: WeightStorage,
     rows: usize,
     cols: usize,
     parts: Vec<WeightPart>,
 }
 
-/// Rows `first_row .. first_row + rows` of a [`QuantMatrix`] in one buffer, repacked, row-major.
+/// Rows `first_row .. first_row + rows` of a [`QuantMatrix`] in one buffer or texture, repacked,
+/// row-major.
 pub struct WeightPart {
-    buffer: wgpu::Buffer,
+    memory: PartMemory,
     first_row: usize,
     rows: usize,
     /// Byte offset of this part's first row in the repacked matrix.
     start: u64,
+    /// Repacked bytes of its rows.
+    bytes: u64,
+}
+
+enum PartMemory {
+    Buffer(wgpu::Buffer),
+    Texture {
+        texture: wgpu::Texture,
+        view: wgpu::TextureView,
+    },
 }
 
 impl WeightPart {
-    pub fn buffer(&self) -> &wgpu::Buffer {
-        &self.buffer
-    }
-
     pub fn first_row(&self) -> usize {
         self.first_row
     }
@@ -46,14 +77,77 @@ impl WeightPart {
         self.rows
     }
 
+    /// GPU memory the part takes: its rows' bytes, and in a texture the rest of its last row.
     pub fn size_bytes(&self) -> u64 {
-        self.buffer.size()
+        match &self.memory {
+            PartMemory::Buffer(buffer) => buffer.size(),
+            PartMemory::Texture { texture, .. } => {
+                u64::from(texture.width()) * u64::from(texture.height()) * TEXEL_BYTES
+            }
+        }
+    }
+
+    /// Writes `data` at byte `offset` of the part's rows.
+    fn write(&self, queue: &wgpu::Queue, offset: u64, data: &[u8]) {
+        match &self.memory {
+            PartMemory::Buffer(buffer) => queue.write_buffer(buffer, offset, data),
+            PartMemory::Texture { texture, .. } => write_texels(queue, texture, offset, data),
+        }
     }
 }
 
 impl Binding for WeightPart {
     fn binding(&self) -> wgpu::BindingResource<'_> {
-        self.buffer.as_entire_binding()
+        match &self.memory {
+            PartMemory::Buffer(buffer) => buffer.as_entire_binding(),
+            PartMemory::Texture { view, .. } => wgpu::BindingResource::TextureView(view),
+        }
+    }
+}
+
+/// Writes `data` (whole texels: repacked rows are padded to 16 bytes) at byte `offset` of a weight
+/// texture's words in order: the rest of a partly written texture row, whole rows, then the
+/// start of one.
+fn write_texels(queue: &wgpu::Queue, texture: &wgpu::Texture, offset: u64, mut data: &[u8]) {
+    debug_assert!(
+        offset.is_multiple_of(TEXEL_BYTES) && (data.len() as u64).is_multiple_of(TEXEL_BYTES)
+    );
+    let width = u64::from(texture.width());
+    let mut texel = offset / TEXEL_BYTES;
+    while !data.is_empty() {
+        let texels = data.len() as u64 / TEXEL_BYTES;
+        let (x, y) = (texel % width, texel / width);
+        let (copy_width, copy_rows) = if x == 0 && texels >= width {
+            (width, texels / width)
+        } else {
+            ((width - x).min(texels), 1)
+        };
+        let bytes = (copy_width * copy_rows * TEXEL_BYTES) as usize;
+        queue.write_texture(
+            wgpu::TexelCopyTextureInfo {
+                texture,
+                mip_level: 0,
+                origin: wgpu::Origin3d {
+                    x: x as u32,
+                    y: y as u32,
+                    z: 0,
+                },
+                aspect: wgpu::TextureAspect::All,
+            },
+            &data[..bytes],
+            wgpu::TexelCopyBufferLayout {
+                offset: 0,
+                bytes_per_row: Some((copy_width * TEXEL_BYTES) as u32),
+                rows_per_image: Some(copy_rows as u32),
+            },
+            wgpu::Extent3d {
+                width: copy_width as u32,
+                height: copy_rows as u32,
+                depth_or_array_layers: 1,
+            },
+        );
+        data = &data[bytes..];
+        texel += copy_width * copy_rows;
     }
 }
 
@@ -96,15 +190,22 @@ impl QuantMatrix {
             })?;
 
         let limits = gpu.limits();
-        let (device_limit, limit_name) =
-            if limits.max_storage_buffer_binding_size <= limits.max_buffer_size {
-                (
-                    limits.max_storage_buffer_binding_size,
-                    "one storage binding (maxStorageBufferBindingSize)",
-                )
-            } else {
-                (limits.max_buffer_size, "one buffer (maxBufferSize)")
-            };
+        let storage = gpu.weight_storage(format);
+        let (device_limit, limit_name) = if storage == WeightStorage::Texture {
+            (
+                u64::from(WEIGHT_TEXTURE_WIDTH)
+                    * u64::from(limits.max_texture_dimension_2d)
+                    * TEXEL_BYTES,
+                "one weight texture (maxTextureDimension2D)",
+            )
+        } else if limits.max_storage_buffer_binding_size <= limits.max_buffer_size {
+            (
+                limits.max_storage_buffer_binding_size,
+                "one storage binding (maxStorageBufferBindingSize)",
+            )
+        } else {
+            (limits.max_buffer_size, "one buffer (maxBufferSize)")
+        };
         let part_limit = device_limit.min(max_part_bytes);
         if row_bytes > part_limit {
             return Err(GpuError::TooLarge {
@@ -132,27 +233,61 @@ impl QuantMatrix {
             } else {
                 format!("{what} (part {} of {count})", parts.len() + 1)
             };
-            let buffer = gpu.device.create_buffer(&wgpu::BufferDescriptor {
-                label: Some(&label),
-                size: part_rows as u64 * row_bytes,
-                usage: STORAGE,
-                mapped_at_creation: false,
-            });
+            let bytes = part_rows as u64 * row_bytes;
+            let memory = match storage {
+                WeightStorage::Buffer => {
+                    PartMemory::Buffer(gpu.device.create_buffer(&wgpu::BufferDescriptor {
+                        label: Some(&label),
+                        size: bytes,
+                        usage: STORAGE,
+                        mapped_at_creation: false,
+                    }))
+                }
+                WeightStorage::Texture => weight_texture(gpu, &label, bytes),
+            };
             parts.push(WeightPart {
-                buffer,
+                memory,
                 first_row,
                 rows: part_rows,
                 start: first_row as u64 * row_bytes,
+                bytes,
             });
             first_row += part_rows;
         }
         Ok(QuantMatrix {
             what: what.to_string(),
             format,
+            storage,
             rows,
             cols,
             parts,
         })
+    }
+
+    /// The specialization of a quantized kernel for this matrix: its format's, and for weights
+    /// in textures, the kernel's weight variables `variables` (`weights`, and quant_matvec's
+    /// `weight_quads`) declared as textures and its weight reads replaced by
+    /// `kernels/weight_texture.wgsl`'s.
+    pub(crate) fn specialization(&self, variables: &[&'static str]) -> Specialization {
+        self.storage_specialization(self.format.specialization(), variables)
+    }
+
+    /// `spec` with what reading this matrix's storage takes (see [`Self::specialization`]).
+    pub(crate) fn storage_specialization(
+        &self,
+        spec: Specialization,
+        variables: &[&'static str],
+    ) -> Specialization {
+        if self.storage == WeightStorage::Buffer {
+            return spec;
+        }
+        variables
+            .iter()
+            .fold(spec, |spec, &name| {
+                spec.declare(name, format!("var {name}: texture_2d<u32>"))
+            })
+            .u32("WEIGHT_TEXTURE_WIDTH", WEIGHT_TEXTURE_WIDTH)
+            .replace_functions(WEIGHT_TEXTURE_FUNCTIONS)
     }
 
     /// Allocates and fills a matrix from its complete GGUF bytes.
@@ -212,6 +347,10 @@ impl QuantMatrix {
         self.format
     }
 
+    pub fn storage(&self) -> WeightStorage {
+        self.storage
+    }
+
     pub fn rows(&self) -> usize {
         self.rows
     }
@@ -247,9 +386,32 @@ impl QuantMatrix {
     }
 }
 
-/// Streams a matrix's GGUF bytes (or a range of its rows') into its buffers: each chunk is
-/// repacked and written with `queue.write_buffer`, split at part boundaries. Call
-/// [`MatrixWriter::finish`] at the end.
+/// A texture for a part of `bytes` (whole texels): [`WEIGHT_TEXTURE_WIDTH`] texels wide, or as
+/// wide as the part when it fits in one row.
+fn weight_texture(gpu: &Gpu, label: &str, bytes: u64) -> PartMemory {
+    let texels = bytes / TEXEL_BYTES;
+    let width = texels.clamp(1, u64::from(WEIGHT_TEXTURE_WIDTH));
+    let texture = gpu.device.create_texture(&wgpu::TextureDescriptor {
+        label: Some(label),
+        size: wgpu::Extent3d {
+            width: width as u32,
+            height: texels.div_ceil(width).max(1) as u32,
+            depth_or_array_layers: 1,
+        },
+        mip_level_count: 1,
+        sample_count: 1,
+        dimension: wgpu::TextureDimension::D2,
+        format: wgpu::TextureFormat::Rgba32Uint,
+        usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
+        view_formats: &[],
+    });
+    let view = texture.create_view(&wgpu::TextureViewDescriptor::default());
+    PartMemory::Texture { texture, view }
+}
+
+/// Streams a matrix's GGUF bytes (or a range of its rows') into its buffers or textures: each
+/// chunk is repacked and written with `queue.write_buffer` (`write_texture`), split at part
+/// boundaries. Call [`MatrixWriter::finish`] at the end.
 pub struct MatrixWriter<'a> {
     gpu: &'a Gpu,
     matrix: &'a QuantMatrix,
@@ -298,10 +460,8 @@ impl MatrixWriter<'_> {
                     .rfind(|p| p.start <= self.written)
                     .expect("written < total, so some part starts at or before it");
                 let offset = self.written - part.start;
-                let n = ((part.size_bytes() - offset) as usize).min(data.len());
-                self.gpu
-                    .queue
-                    .write_buffer(&part.buffer, offset, &data[..n]);
+                let n = ((part.bytes - offset) as usize).min(data.len());
+                part.write(&self.gpu.queue, offset, &data[..n]);
                 data = &data[n..];
                 self.written += n as u64;
                 self.unflushed += n as u64;

@@ -28,14 +28,18 @@
 //! | Q4_1   | 32               | 20         | `qs[16]`×B, (`d:f16 m:f16`)×B, pad to 16 bytes                |
 //! | Q5_0   | 32               | 22         | `qs[16]`×B, `qh:u32`×B, `d:f16`×B, pad to 16 bytes            |
 //! | Q4_K   | 256              | 144        | blocks unchanged: `d dmin scales[12] qs[128]`                 |
-//! | Q6_K   | 256              | 210        | blocks of 212 bytes: `ql[128] qh[64] scales[16] d:f16 pad[2]` |
+//! | Q6_K   | 256              | 210        | blocks of 212 bytes: `ql[128] qh[64] scales[16] d:f16 pad[2]`, pad to 16 bytes |
 //!
 //! F32 and F16 have no blocks in GGUF; they are grouped by 32 values here so that every format
 //! presents the kernels with the same unit of work: 32 consecutive values of a row (a whole block
 //! of the 32-value formats, one of the eight sub-blocks of a K-quant super-block). Rows therefore
 //! need a multiple of 32 columns (256 for the K-quants), which every GGUF weight matrix has.
 //!
-//! A planar row is its GGUF bytes plus fewer than 16 bytes of padding; a Q6_K block gains 2. The
+//! Every row is padded to a multiple of 16 bytes, so that a row starts a texel when the matrix
+//! lives in a texture ([`WeightStorage`]); F32, F16 and Q4_K rows already are.
+//!
+//! A planar row is its GGUF bytes plus fewer than 16 bytes of padding; a Q6_K block gains 2 (and
+//! its row fewer than 16 more). The
 //! two target models' weights take 1.018× their GGUF tensor bytes (SmolLM2-135M: Q4_1, with Q8_0
 //! embeddings; its 576-value rows gain 8 bytes of 360) and 1.012× (Gemma 3 270M: Q5_0, Q8_0, Q4_K,
 //! Q6_K), within the 1.1× budget (block after block, as before the planes: 1.018× and 1.059×).
@@ -46,7 +50,9 @@
 mod matrix;
 mod repack;
 
-pub use matrix::{FLUSH_BYTES, MatrixWriter, QuantMatrix, WeightPart};
+pub use matrix::{
+    FLUSH_BYTES, MatrixWriter, QuantMatrix, WEIGHT_TEXTURE_WIDTH, WeightPart, WeightStorage,
+};
 pub use repack::{Repacker, repack};
 
 use std::fmt;
@@ -183,15 +189,11 @@ impl WeightFormat {
         self.repacked_row_bytes(cols)?.checked_mul(rows as u64)
     }
 
-    /// Repacked bytes of one row of `cols` values: a multiple of 16 for planar formats (so that
-    /// every row's quants start 16-byte aligned), of 4 for the others.
+    /// Repacked bytes of one row of `cols` values: a multiple of 16 (so that every planar row's
+    /// quants start 16-byte aligned, and every row starts a texel of a weight texture).
     pub fn repacked_row_bytes(self, cols: usize) -> Option<u64> {
         let bytes = self.row_bytes(cols, self.block_bytes())?;
-        Some(if self.planar() {
-            bytes.next_multiple_of(PLANAR_ROW_ALIGN)
-        } else {
-            bytes
-        })
+        Some(bytes.next_multiple_of(ROW_ALIGN))
     }
 
     fn row_bytes(self, cols: usize, block_bytes: usize) -> Option<u64> {
@@ -200,8 +202,9 @@ impl WeightFormat {
     }
 }
 
-/// Planar rows are padded to this many bytes: a `vec4<u32>`, the widest load WGSL has.
-const PLANAR_ROW_ALIGN: u64 = 16;
+/// Rows are padded to this many bytes: a `vec4<u32>`, the widest load WGSL has, and a texel of
+/// a weight texture (only Q6_K's and planar rows need padding).
+const ROW_ALIGN: u64 = 16;
 
 impl fmt::Display for WeightFormat {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -221,12 +224,11 @@ mod tests {
                 let cols = blocks * format.block_len();
                 let gguf = format.gguf_bytes(1, cols).unwrap();
                 let gpu = format.repacked_row_bytes(cols).unwrap();
-                let align = if format.planar() { 16 } else { 4 };
-                assert_eq!(gpu % align, 0, "{format} × {blocks}");
+                assert_eq!(gpu % 16, 0, "{format} × {blocks}");
                 let slack = if format.planar() {
                     16
                 } else {
-                    4 * blocks as u64
+                    4 * blocks as u64 + 16
                 };
                 assert!(
                     gpu >= gguf && gpu - gguf < slack,
@@ -255,7 +257,8 @@ mod tests {
         assert_eq!(WeightFormat::Q8_0.gguf_bytes(3, 64), Some(3 * 2 * 34));
         // Two Q8_0 blocks: 64 bytes of quants, 4 of scales, 12 of padding.
         assert_eq!(WeightFormat::Q8_0.repacked_bytes(3, 64), Some(3 * 80));
-        assert_eq!(WeightFormat::Q6_K.repacked_bytes(2, 256), Some(2 * 212));
+        // A Q6_K block of 212 bytes, padded to 224.
+        assert_eq!(WeightFormat::Q6_K.repacked_bytes(2, 256), Some(2 * 224));
         assert_eq!(WeightFormat::Q4_K.gguf_bytes(1, 128), None);
         assert_eq!(WeightFormat::F16.repacked_bytes(2, 32), Some(128));
         assert_eq!(WeightFormat::F32.gguf_bytes(usize::MAX, 32), None);

@@ -117,11 +117,11 @@ fn repack_row(format: WeightFormat, row: &[u8], out: &mut Vec<u8>) {
         }
         // ql[128], qh[64], scales[16], d: only the final f16 is off a word boundary's end.
         WeightFormat::Q6_K => {
-            for block in blocks {
+            for block in blocks.clone() {
                 out.extend_from_slice(block);
                 out.extend_from_slice(&[0, 0]);
             }
-            return;
+            [0..0, 0..0, 0..0]
         }
         // d, qs[32]
         WeightFormat::Q8_0 => [2..34, 0..0, 0..2],
@@ -132,7 +132,7 @@ fn repack_row(format: WeightFormat, row: &[u8], out: &mut Vec<u8>) {
         // d, qh[4], qs[16]
         WeightFormat::Q5_0 => [6..22, 2..6, 0..2],
     };
-    for plane in planes {
+    for plane in planes.into_iter().filter(|plane| !plane.is_empty()) {
         for block in blocks.clone() {
             out.extend_from_slice(&block[plane.clone()]);
         }
