@@ -36,9 +36,9 @@ impl Bandwidth {
 
 /// Reads a buffer of up to `max_bytes` (capped by the device's binding limit) in each
 /// [`ReadPattern`], and where the adapter keeps weights in textures ([`Gpu::weight_storage`]) the
-/// same bytes as a weight matrix's texture too, timed with `now_ms` (a monotonic clock in milliseconds: `Instant` natively,
-/// `performance.now()` in a browser), and returns the faster pattern's run: a roofline is what
-/// the adapter streams at best. One submission holds 4, 16, 64, … reads until one takes at least
+/// same bytes as a weight matrix's texture too, timed with `now_ms` (a monotonic clock in
+/// milliseconds: `Instant` natively, `performance.now()` in a browser), and returns the fastest
+/// run: a roofline is what the adapter streams at best. One submission holds 4, 16, 64, … reads until one takes at least
 /// `min_ms` ([`time_growing`]: an H200 streams 256 MiB in about 60 µs, lavapipe takes 40 ms). One untimed
 /// read per pattern first compiles its pipeline and warms the caches of the memory system's page
 /// tables. All of this `runs` times over one upload of the buffer, keeping the fastest run: a
@@ -69,28 +69,25 @@ pub async fn measure(
         None
     };
     drop(data);
-    // Records one read of the probe's bytes from `storage` in `pattern`.
-    let read = |batch: &mut Batch<'_>, storage: WeightStorage, pattern: ReadPattern| match (
-        storage, &texture,
-    ) {
-        (WeightStorage::Texture, Some(matrix)) => stream_read_weights(batch, matrix, pattern),
-        _ => stream_read(batch, &buffer, pattern),
-    };
-    let storages = if texture.is_some() {
-        &[WeightStorage::Buffer, WeightStorage::Texture][..]
-    } else {
-        &[WeightStorage::Buffer][..]
+    // The sources read: the buffer (`None`), and the weight texture where there is one.
+    let sources: Vec<Option<&QuantMatrix>> = std::iter::once(None)
+        .chain(texture.as_ref().map(Some))
+        .collect();
+    // Records one read of the probe's bytes from `source` in `pattern`.
+    let read = |batch: &mut Batch<'_>, source: Option<&QuantMatrix>, pattern| match source {
+        Some(matrix) => stream_read_weights(batch, matrix, pattern),
+        None => stream_read(batch, &buffer, pattern),
     };
 
     let mut best: Option<Bandwidth> = None;
     let reads_tried = (0..runs.max(1)).flat_map(|_| {
-        storages
+        sources
             .iter()
-            .flat_map(|&storage| ReadPattern::ALL.map(|pattern| (storage, pattern)))
+            .flat_map(|&source| ReadPattern::ALL.map(|pattern| (source, pattern)))
     });
-    for (storage, pattern) in reads_tried {
+    for (source, pattern) in reads_tried {
         let mut warm_up = gpu.batch("bandwidth warm-up");
-        let out = read(&mut warm_up, storage, pattern)?;
+        let out = read(&mut warm_up, source, pattern)?;
         warm_up.submit_and_read(&out).await?;
 
         let (_, reads, milliseconds) = time_growing(4, MAX_READS, min_ms, &now_ms, async |reads| {
@@ -98,10 +95,10 @@ pub async fn measure(
             for _ in 1..reads {
                 // Held until the submission, so no later dispatch in this batch gets the
                 // same buffer.
-                let out = read(&mut batch, storage, pattern)?;
+                let out = read(&mut batch, source, pattern)?;
                 batch.hold(out);
             }
-            let out = read(&mut batch, storage, pattern)?;
+            let out = read(&mut batch, source, pattern)?;
             batch.submit_and_read(&out).await
         })
         .await?;
@@ -110,7 +107,7 @@ pub async fn measure(
             reads,
             milliseconds,
             pattern,
-            storage,
+            storage: source.map_or(WeightStorage::Buffer, QuantMatrix::storage),
         };
         if best.is_none_or(|b| run.gigabytes_per_second() > b.gigabytes_per_second()) {
             best = Some(run);

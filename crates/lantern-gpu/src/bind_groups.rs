@@ -76,7 +76,8 @@ impl BindGroupCache {
     }
 
     /// Creates the bind group of `pipeline`'s group 0 with `entries`, and caches it when all of
-    /// them are buffer or texture view bindings. Validation errors surface through the caller's error scope.
+    /// them are buffer or texture view bindings. Validation errors surface through the caller's
+    /// error scope.
     pub(crate) fn create(
         &self,
         device: &wgpu::Device,

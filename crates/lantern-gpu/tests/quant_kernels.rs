@@ -205,19 +205,35 @@ gpu_test!(weights_in_the_other_storage_match_reference, |gpu| {
     // A part of 100 rows of 1280 bytes is 8000 texels: three texture rows of 2048 and most of a
     // fourth.
     assert!(row_bytes * 100 > 3 * 16 * WEIGHT_TEXTURE_WIDTH as u64);
-    let mut writer = matrix.writer(&other);
-    for piece in gguf.chunks(10_000) {
+    let what = format!("{format} in {storage:?} parts");
+    stream_and_check_matvec(&other, &matrix, &gguf, 10_000, &w, &mut rng, &what).await;
+});
+
+/// Streams `gguf` into `matrix` in chunks of `chunk` bytes, then checks one decode product with a
+/// random x against `w`, the dequantized matrix; `what` names the case in a failure.
+async fn stream_and_check_matvec(
+    gpu: &Gpu,
+    matrix: &QuantMatrix,
+    gguf: &[u8],
+    chunk: usize,
+    w: &[f32],
+    rng: &mut Rng,
+    what: &str,
+) {
+    let (rows, cols) = (matrix.rows(), matrix.cols());
+    let mut writer = matrix.writer(gpu);
+    for piece in gguf.chunks(chunk) {
         writer.write(piece).unwrap();
     }
     writer.finish().unwrap();
     let x = rng.vec(cols, -1.0, 1.0);
-    let mut batch = other.batch("split, other storage");
-    let tx = other.upload("x", &x, &[cols]).unwrap();
-    let y = quant_matvec(&mut batch, &matrix, &tx, Precision::F32).unwrap();
+    let mut batch = gpu.batch("streamed matrix");
+    let tx = gpu.upload("x", &x, &[cols]).unwrap();
+    let y = quant_matvec(&mut batch, matrix, &tx, Precision::F32).unwrap();
     let out = batch.submit_and_read(&y).await.unwrap();
-    let cmp = compare_matmul_wt(&out, &x, &w, 1, cols, rows);
-    assert!(cmp.passed, "{format} in {storage:?} parts: {cmp:?}");
-});
+    let cmp = compare_matmul_wt(&out, &x, w, 1, cols, rows);
+    assert!(cmp.passed, "{what}: {cmp:?}");
+}
 
 /// (rows, blocks per row) for the prefill product, with M = 1, 3, 17 and 70 rows of X.
 const MATMUL_SHAPES: &[(usize, usize)] = &[(1, 1), (65, 2), (130, 3)];
@@ -436,18 +452,8 @@ gpu_test!(
         let (gguf, w) = random_matrix(format, rows, cols, &mut rng);
         assert!(gguf.len() as u64 > FLUSH_BYTES);
         let matrix = QuantMatrix::new(&gpu, "W", format, rows, cols).unwrap();
-        let mut writer = matrix.writer(&gpu);
-        for piece in gguf.chunks(1 << 20) {
-            writer.write(piece).unwrap();
-        }
-        writer.finish().unwrap();
-        let x = rng.vec(cols, -1.0, 1.0);
-        let mut batch = gpu.batch("large");
-        let tx = gpu.upload("x", &x, &[cols]).unwrap();
-        let y = quant_matvec(&mut batch, &matrix, &tx, Precision::F32).unwrap();
-        let out = batch.submit_and_read(&y).await.unwrap();
-        let cmp = compare_matmul_wt(&out, &x, &w, 1, cols, rows);
-        assert!(cmp.passed, "{format} matvec {rows}x{cols}: {cmp:?}");
+        let what = format!("{format} matvec {rows}x{cols}");
+        stream_and_check_matvec(&gpu, &matrix, &gguf, 1 << 20, &w, &mut rng, &what).await;
     }
 );
 

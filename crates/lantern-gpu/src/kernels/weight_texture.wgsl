@@ -9,8 +9,7 @@
 // fetch into a gather (see `Gpu::weights_in_textures`).
 
 fn weight_word(i: u32) -> u32 {
-    let t = i / 4u;
-    return textureLoad(weights, vec2<u32>(t % WEIGHT_TEXTURE_WIDTH, t / WEIGHT_TEXTURE_WIDTH), 0)[i % 4u];
+    return four_words(i - i % 4u)[i % 4u];
 }
 
 fn four_words(i: u32) -> vec4<u32> {

@@ -109,30 +109,31 @@ fn repack_row(format: WeightFormat, row: &[u8], out: &mut Vec<u8>) {
     let blocks = row.chunks_exact(format.gguf_block_bytes());
     let start = out.len();
     // (quants, high bits, scales) of a planar format's GGUF block, as byte ranges.
-    let planes: [std::ops::Range<usize>; 3] = match format {
+    let planes: &[std::ops::Range<usize>] = match format {
         // Already word-aligned throughout.
         WeightFormat::F32 | WeightFormat::F16 | WeightFormat::Q4_K => {
             out.extend_from_slice(row);
             return;
         }
-        // ql[128], qh[64], scales[16], d: only the final f16 is off a word boundary's end.
+        // ql[128], qh[64], scales[16], d: only the final f16 is off a word boundary's end. No
+        // planes; the row is padded to 16 bytes below.
         WeightFormat::Q6_K => {
             for block in blocks.clone() {
                 out.extend_from_slice(block);
                 out.extend_from_slice(&[0, 0]);
             }
-            [0..0, 0..0, 0..0]
+            &[]
         }
         // d, qs[32]
-        WeightFormat::Q8_0 => [2..34, 0..0, 0..2],
+        WeightFormat::Q8_0 => &[2..34, 0..0, 0..2],
         // d, qs[16]
-        WeightFormat::Q4_0 => [2..18, 0..0, 0..2],
+        WeightFormat::Q4_0 => &[2..18, 0..0, 0..2],
         // d, m, qs[16]
-        WeightFormat::Q4_1 => [4..20, 0..0, 0..4],
+        WeightFormat::Q4_1 => &[4..20, 0..0, 0..4],
         // d, qh[4], qs[16]
-        WeightFormat::Q5_0 => [6..22, 2..6, 0..2],
+        WeightFormat::Q5_0 => &[6..22, 2..6, 0..2],
     };
-    for plane in planes.into_iter().filter(|plane| !plane.is_empty()) {
+    for plane in planes {
         for block in blocks.clone() {
             out.extend_from_slice(&block[plane.clone()]);
         }
