@@ -64,7 +64,7 @@ async fn run(args: Args) {
         "adapter: {}, weights in {}",
         gpu.report().name,
         if gpu.weights_in_textures() {
-            "textures where the format suits them (Gpu::weight_storage)"
+            "textures"
         } else {
             "storage buffers"
         }

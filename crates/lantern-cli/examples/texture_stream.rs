@@ -5,7 +5,7 @@
 //!
 //! Why: lavapipe compiles a storage-buffer load whose address differs between SIMD lanes into a
 //! loop over the lanes with a bounds check and a branch per lane and component (about 8
-//! instructions per 4 bytes, seen in its JIT code), while texel fetches are gathered without
+//! instructions per 4 bytes, seen in its JIT code), while texel loads are gathered without
 //! branches, which is why it keeps weights in textures (`Gpu::weights_in_textures`).
 //! `cargo run --release -p lantern-cli --example texture_stream`.
 

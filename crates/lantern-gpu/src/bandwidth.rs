@@ -58,7 +58,7 @@ pub async fn measure(
     let data: Vec<f32> = (0..values as u32).map(f32::from_bits).collect();
     let buffer = gpu.upload("bandwidth probe", &data, &[values])?;
     let format = WeightFormat::F32;
-    let texture = if gpu.weight_storage(format) == WeightStorage::Texture {
+    let texture = if gpu.weight_storage() == WeightStorage::Texture {
         let rows = (bytes / PROBE_ROW_BYTES) as usize;
         let bytes = bytemuck::cast_slice(&data);
         let what = "bandwidth probe (texture)";

@@ -10,7 +10,7 @@ use crate::bind_groups::{BindGroupCache, BindGroupStats};
 use crate::error::{GpuError, Result};
 use crate::kernel::KernelCache;
 use crate::pool::BufferPool;
-use crate::quant::{WeightFormat, WeightStorage};
+use crate::quant::WeightStorage;
 
 /// Which adapter to prefer; the defaults suit inference.
 #[derive(Clone, Debug, Default)]
@@ -122,8 +122,6 @@ pub struct Gpu {
     unroll_long_loops: bool,
     uniform_shared_vectors: bool,
     weights_in_textures: bool,
-    /// `GpuOptions::weight_textures`: every format in one storage, whatever the adapter.
-    weight_textures_forced: Option<bool>,
     /// Set while kernel times are collected (see [`Gpu::start_profiling`]).
     profiler: Mutex<Option<crate::profile::Profiler>>,
 }
@@ -245,7 +243,6 @@ impl Gpu {
             unroll_long_loops,
             uniform_shared_vectors,
             weights_in_textures,
-            weight_textures_forced: options.weight_textures,
             profiler: Mutex::new(None),
         })
     }
@@ -311,32 +308,30 @@ impl Gpu {
         self.uniform_shared_vectors
     }
 
-    /// Whether weight matrices are kept in `rgba32uint` textures rather than storage buffers
-    /// ([`crate::quant::WeightStorage`]), in the formats that suit it ([`Self::weight_storage`]):
-    /// on lavapipe only. lavapipe compiles a storage load whose address differs between its SIMD
-    /// lanes into a loop over the lanes with a branch and a bounds check per lane and component,
-    /// and a texel fetch into a gather: streaming a texture measured 1.1× to 7× faster than a
-    /// buffer on three 2-vCPU machines (`examples/texture_stream.rs` and its earlier versions),
-    /// and SmolLM2 decoded 1.1–1.7× faster with its weights in textures (README, Performance).
-    /// SwiftShader fetches texels hardly faster than it loads words (1.8–1.9 against 1.3–1.5
-    /// GB/s), and a GPU reads buffers at full speed.
+    /// Whether weight matrices are kept in read-only `rgba32uint` storage textures rather than
+    /// storage buffers ([`crate::quant::WeightStorage`]): on lavapipe only. lavapipe compiles a
+    /// storage-buffer load whose address differs between its SIMD lanes into a loop over the lanes
+    /// with a branch and a bounds check per lane and component, and a texel load into a gather:
+    /// streaming a texture measured 1.1× to 7× faster than a buffer on three 2-vCPU machines
+    /// (`examples/texture_stream.rs` and its earlier versions), and SmolLM2 decoded 1.1–1.7× faster
+    /// with its weights in textures (README, Performance). Storage textures rather than sampled
+    /// ones (`texture_2d`): lavapipe's sampled-texture load is a call that works out each lane's
+    /// mip level, row stride and level offset (ten 4-byte loads per lane beside the texel's),
+    /// where a storage-texture load has one level; on a 2-vCPU Zen 5 machine
+    /// (`examples/matvec_speed.rs`, alternating builds) the products ran 1.2–1.6× faster for
+    /// Q4_1, Q8_0 and Q5_0 and 1.1–1.3× for Q4_K, and Q6_K's, which reads single words, 1.2×
+    /// faster than from a buffer, where from a sampled texture it was 1.4× slower.
+    /// SwiftShader loads texels hardly faster than words (1.8–1.9 against 1.3–1.5 GB/s), and a GPU
+    /// reads buffers at full speed. [`GpuOptions::weight_textures`] overrides the choice.
     pub fn weights_in_textures(&self) -> bool {
         self.weights_in_textures
     }
 
-    /// Where a matrix of `format` lives: in a texture where the adapter prefers them
-    /// ([`Self::weights_in_textures`]) and the format's decode reads whole texels, in a storage
-    /// buffer otherwise; [`GpuOptions::weight_textures`] puts every format in one or the other.
-    /// Q6_K and F16 decode a word at a time (Q6_K's 212-byte blocks leave its quants off 16-byte
-    /// boundaries), and a word from a texture costs a texel fetch: Gemma 3's Q6_K product took
-    /// 1.02–1.07 ms from a texture against 0.67–0.77 from a buffer on lavapipe
-    /// (`examples/matvec_speed.rs`, alternating runs).
-    pub fn weight_storage(&self, format: WeightFormat) -> WeightStorage {
-        let texels = !matches!(format, WeightFormat::Q6_K | WeightFormat::F16);
-        let textures = self
-            .weight_textures_forced
-            .unwrap_or(self.weights_in_textures && texels);
-        if textures {
+    /// Where weight matrices live: in textures where the adapter prefers them
+    /// ([`Self::weights_in_textures`]), in storage buffers otherwise. Every format decodes from
+    /// either.
+    pub fn weight_storage(&self) -> WeightStorage {
+        if self.weights_in_textures {
             WeightStorage::Texture
         } else {
             WeightStorage::Buffer

@@ -13,8 +13,9 @@ use crate::pool::{Binding, STORAGE};
 pub enum WeightStorage {
     /// A storage buffer per part.
     Buffer,
-    /// An `rgba32uint` texture per part, holding the part's words in order, four per texel,
-    /// [`WEIGHT_TEXTURE_WIDTH`] texels per texture row (fewer when the part fits in one row).
+    /// An `rgba32uint` texture per part, read as a read-only storage texture, holding the part's
+    /// words in order, four per texel, [`WEIGHT_TEXTURE_WIDTH`] texels per texture row (fewer when
+    /// the part fits in one row).
     Texture,
 }
 
@@ -190,7 +191,7 @@ impl QuantMatrix {
             })?;
 
         let limits = gpu.limits();
-        let storage = gpu.weight_storage(format);
+        let storage = gpu.weight_storage();
         let (device_limit, limit_name) = if storage == WeightStorage::Texture {
             (
                 u64::from(WEIGHT_TEXTURE_WIDTH)
@@ -284,7 +285,10 @@ impl QuantMatrix {
         variables
             .iter()
             .fold(spec, |spec, &name| {
-                spec.declare(name, format!("var {name}: texture_2d<u32>"))
+                spec.declare(
+                    name,
+                    format!("var {name}: texture_storage_2d<rgba32uint, read>"),
+                )
             })
             .u32("WEIGHT_TEXTURE_WIDTH", WEIGHT_TEXTURE_WIDTH)
             .replace_functions(WEIGHT_TEXTURE_FUNCTIONS)
@@ -402,7 +406,7 @@ fn weight_texture(gpu: &Gpu, label: &str, bytes: u64) -> PartMemory {
         sample_count: 1,
         dimension: wgpu::TextureDimension::D2,
         format: wgpu::TextureFormat::Rgba32Uint,
-        usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
+        usage: wgpu::TextureUsages::STORAGE_BINDING | wgpu::TextureUsages::COPY_DST,
         view_formats: &[],
     });
     let view = texture.create_view(&wgpu::TextureViewDescriptor::default());
