@@ -22,39 +22,20 @@ pub struct KernelSource {
     pub wgsl: &'static str,
 }
 
-/// Embeds `src/kernels/NAME.wgsl` as a [`KernelSource`] named NAME; with `after "PRELUDE"`,
-/// `src/kernels/PRELUDE.wgsl` (WGSL functions several kernels share, written against the
-/// kernel's own constants) comes first.
+/// Embeds `src/kernels/NAME.wgsl` as a [`KernelSource`] named NAME; with `after "PRELUDE", …`,
+/// each `src/kernels/PRELUDE.wgsl` (WGSL functions several kernels share, written against the
+/// kernel's own constants) comes first, in order.
 #[macro_export]
 macro_rules! kernel_source {
-    ($name:literal) => {
-        $crate::kernel::KernelSource {
-            name: $name,
-            wgsl: include_str!(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/src/kernels/",
-                $name,
-                ".wgsl"
-            )),
-        }
-    };
-    ($name:literal after $prelude:literal) => {
+    ($name:literal $(after $($prelude:literal),+)?) => {
         $crate::kernel::KernelSource {
             name: $name,
             wgsl: concat!(
-                include_str!(concat!(
-                    env!("CARGO_MANIFEST_DIR"),
-                    "/src/kernels/",
-                    $prelude,
-                    ".wgsl"
-                )),
-                "\n",
-                include_str!(concat!(
-                    env!("CARGO_MANIFEST_DIR"),
-                    "/src/kernels/",
-                    $name,
-                    ".wgsl"
-                )),
+                $($(
+                    include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/src/kernels/", $prelude, ".wgsl")),
+                    "\n",
+                )+)?
+                include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/src/kernels/", $name, ".wgsl")),
             ),
         }
     };

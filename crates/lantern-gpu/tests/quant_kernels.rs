@@ -7,13 +7,16 @@
 
 use lantern_core::GgmlType;
 use lantern_core::quant::dequantize_to_vec;
+use lantern_gpu::ops::Activation;
 use lantern_gpu::ops::quant_matmul::{QuantMatmulTiling, quant_matmul, quant_matmul_tiled};
-use lantern_gpu::ops::quant_matvec::{MatvecShape, quant_matvec, quant_matvec_shaped};
+use lantern_gpu::ops::quant_matvec::{
+    MatvecShape, gated_quant_matvec, gated_quant_matvec_shaped, quant_matvec, quant_matvec_shaped,
+};
 use lantern_gpu::quant::{
     FLUSH_BYTES, QuantMatrix, WEIGHT_TEXTURE_WIDTH, WeightFormat, WeightStorage,
 };
 use lantern_gpu::reference::quant::{
-    compare_matmul_wt, compare_matmul_wt_in, random_blocks, transpose,
+    compare_gated_matmul_wt, compare_matmul_wt, compare_matmul_wt_in, random_blocks, transpose,
 };
 use lantern_gpu::testing::{Rng, test_gpu_with_weight_textures, test_gpu_with_word_loads};
 use lantern_gpu::{Batch, Gpu, GpuError, GpuOptions, Precision, Tensor, gpu_test};
@@ -157,6 +160,101 @@ gpu_test!(matvec_over_rows_of_x_matches_reference, |gpu| {
         };
         check_matvec_rows(&gpu, Some(shape), seed).await;
     }
+});
+
+/// (outputs, blocks per row) of the stacked gate/up products: one output; output counts that are
+/// not multiples of the 4 a fused invocation writes; many blocks per row.
+const GATED_SHAPES: &[(usize, usize)] = &[(1, 1), (13, 2), (70, 3), (5, 20)];
+
+/// act(gate) · up of stacked gate/up matrices in `formats`, SiLU and GELU-tanh in turn, over `m`
+/// rows of x, in `shape` (the adapter's when None).
+async fn check_gated_matvec(
+    gpu: &Gpu,
+    formats: &[WeightFormat],
+    shape: Option<MatvecShape>,
+    m: usize,
+    seed: u64,
+) {
+    let mut rng = Rng::new(seed);
+    for &format in formats {
+        for (i, &(outputs, blocks)) in GATED_SHAPES.iter().enumerate() {
+            let activation = [Activation::Silu, Activation::GeluTanh][i % 2];
+            let (rows, cols) = (2 * outputs, blocks * format.block_len());
+            let (gguf, w) = random_matrix(format, rows, cols, &mut rng);
+            let x = rng.vec(m * cols, -1.0, 1.0);
+            let matrix = QuantMatrix::upload(gpu, "gate_up", format, rows, cols, &gguf).unwrap();
+            let x_shape = if m == 1 { vec![cols] } else { vec![m, cols] };
+            let tx = gpu.upload("x", &x, &x_shape).unwrap();
+            let mut batch = gpu.batch("gated quant_matvec test");
+            let y = match shape {
+                Some(shape) => gated_quant_matvec_shaped(
+                    &mut batch,
+                    &matrix,
+                    &tx,
+                    shape,
+                    activation,
+                    Precision::F32,
+                ),
+                None => gated_quant_matvec(&mut batch, &matrix, &tx, activation, Precision::F32),
+            }
+            .unwrap();
+            let expected = if m == 1 {
+                vec![outputs]
+            } else {
+                vec![m, outputs]
+            };
+            assert_eq!(y.shape(), expected.as_slice());
+            let out = batch.submit_and_read(&y).await.unwrap();
+            let cmp = compare_gated_matmul_wt(&out, &x, &w, (m, cols, rows), activation);
+            assert!(
+                cmp.passed,
+                "{format} gated {activation:?} {rows}x{cols}, {m} rows of x, {shape:?}: {cmp:?}"
+            );
+        }
+    }
+}
+
+// The adapter's own shape (the activation applied by the product's invocations on CPU adapters;
+// the product, then the activation kernel, on GPUs) in decode and over rows of x; then on every
+// adapter the fused path (whole rows, 8 per invocation: 4 outputs each; with 8 tokens per
+// invocation and 11 rows of x) and the two that are not fused (several invocations per row;
+// an odd number of rows per invocation). Every format in decode; over rows of x, whose
+// unrolled kernels take seconds each to compile on lavapipe, a planar and a blocked format (the
+// gate and up rows are found the same way in every format).
+gpu_test!(gated_matvec_matches_reference, |gpu| {
+    let some = [WeightFormat::Q4_1, WeightFormat::Q4_K];
+    check_gated_matvec(&gpu, &WeightFormat::ALL, None, 1, 51).await;
+    check_gated_matvec(&gpu, &some, None, 9, 52).await;
+    for (seed, shape, m) in [
+        (53, (1, 16, 8, 1), 1),
+        (54, (1, 4, 8, 8), 11),
+        (55, (4, 16, 1, 1), 1),
+        (56, (1, 16, 3, 1), 1),
+    ] {
+        let shape = MatvecShape {
+            threads_per_row: shape.0,
+            rows_per_workgroup: shape.1,
+            rows_per_thread: shape.2,
+            tokens: shape.3,
+        };
+        let formats: &[WeightFormat] = if m == 1 { &WeightFormat::ALL } else { &some };
+        check_gated_matvec(&gpu, formats, Some(shape), m, seed).await;
+    }
+});
+
+// A stacked matrix whose rows do not halve is refused, not misread.
+gpu_test!(gated_matvec_of_odd_rows_is_a_clear_error, |gpu| {
+    let mut rng = Rng::new(57);
+    let (gguf, _) = random_matrix(WeightFormat::Q8_0, 3, 32, &mut rng);
+    let matrix = QuantMatrix::upload(&gpu, "gate_up", WeightFormat::Q8_0, 3, 32, &gguf).unwrap();
+    let tx = gpu.upload("x", &[0.5; 32], &[32]).unwrap();
+    let mut batch = gpu.batch("gated quant_matvec test");
+    let Err(err) = gated_quant_matvec(&mut batch, &matrix, &tx, Activation::Silu, Precision::F32)
+    else {
+        panic!("a 3-row gate/up matrix was accepted");
+    };
+    assert!(matches!(err, GpuError::Shape(_)), "{err}");
+    assert!(err.to_string().contains("3 rows"), "{err}");
 });
 
 // The word-load path (`Gpu::wide_loads` false: SwiftShader's) on adapters that would load 16

@@ -4,13 +4,7 @@
 //   stacked (STACKED = true, gated): gate and up are the two halves of each row of one
 //     [T, 2·width] input (a stacked gate/up projection computed as one product), out is [T, width]
 //
-// Both activations are written as v * sigmoid(a) with 1 / (1 + exp(-a)):
-//   SiLU:      a = v
-//   GELU-tanh: a = 2 * sqrt(2/pi) * (v + 0.044715 v³), because 0.5 * (1 + tanh(z)) = sigmoid(2z).
-// The sigmoid form never divides infinity by infinity (tanh as sinh/cosh does for large inputs),
-// and its relative error stays that of `exp`. The exponent is clamped at 80: past it the result
-// is below 1e-34 * |v| either way, and no intermediate overflows to infinity (which WGSL does not
-// promise to carry through).
+// The activations are activation_fns.wgsl's (prepended).
 //
 // Specializable: ACTIVATION (0 = SiLU, 1 = GELU-tanh), GATED, STACKED, WG_SIZE.
 
@@ -20,28 +14,14 @@ struct Params {
     width: u32,
 }
 
-const ACTIVATION: u32 = 0u;
 const GATED: bool = true;
 const STACKED: bool = false;
 const WG_SIZE: u32 = 256u;
-
-const SQRT_2_OVER_PI: f32 = 0.7978845608028654;
 
 @group(0) @binding(0) var<storage, read> gate: array<f32>;
 @group(0) @binding(1) var<storage, read> up: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 @group(0) @binding(3) var<uniform> params: Params;
-
-fn sigmoid(a: f32) -> f32 {
-    return 1.0 / (1.0 + exp(min(-a, 80.0)));
-}
-
-fn act(v: f32) -> f32 {
-    if (ACTIVATION == 0u) {
-        return v * sigmoid(v);
-    }
-    return v * sigmoid(2.0 * SQRT_2_OVER_PI * fma(0.044715 * v * v, v, v));
-}
 
 @compute @workgroup_size(WG_SIZE, 1, 1)
 fn main(

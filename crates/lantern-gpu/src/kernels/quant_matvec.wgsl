@@ -12,8 +12,8 @@
 // which has no reduction and no barrier. Prefill uses this kernel with
 // TOKENS > 1 rather than the tiled matrix-matrix one, which was slower on CPU adapters and on an
 // H200 alike.
-// Specializable: THREADS_PER_ROW (a power of two), ROWS_PER_WG, ROWS_PER_THREAD, TOKENS, and the
-// format constants.
+// Specializable: THREADS_PER_ROW (a power of two), ROWS_PER_WG, ROWS_PER_THREAD, TOKENS,
+// GATED_OUTPUT and ACTIVATION (activation_fns.wgsl), and the format constants.
 //
 // In decode (TOKENS = 1) in f32, the formats whose units have one scale and one offset (Q8_0,
 // Q4_0, Q4_1, Q5_0, Q4_K: SUMMED_UNITS in quant_blocks.wgsl) are not decoded at all: a row's unit sums
@@ -43,6 +43,13 @@ const TOKENS: u32 = 1u;
 // range the placed fields exceed.
 const SCALE_SUMS: bool = true;
 const WG_SIZE: u32 = THREADS_PER_ROW * ROWS_PER_WG;
+// A stacked gate/up matrix (rows 0 .. rows/2 the gate's, the rest the up projection's) whose
+// product is written as act(gate) · up (activation_fns.wgsl, prepended): rows/2 outputs per row of
+// x, each invocation's ROWS_PER_THREAD rows being OUTPUTS_PER_THREAD gate rows and the up rows
+// of the same outputs. Whole rows per invocation only (the entry point `main_whole_rows`).
+const GATED_OUTPUT: bool = false;
+// Rows of y each invocation (or group of THREADS_PER_ROW) writes.
+const OUTPUTS_PER_THREAD = select(ROWS_PER_THREAD, ROWS_PER_THREAD / 2u, GATED_OUTPUT);
 
 @group(0) @binding(0) var<storage, read> weights: array<u32>;
 // Decode on CPU adapters binds x as a uniform block instead (`var<uniform> x: array<vec4<f32>,
@@ -125,14 +132,14 @@ fn values(u: Unit, lo: vec4<u32>, hi: vec4<u32>, j: u32) -> vec4<real> {
 // The rows and tokens of invocation `li` of workgroup `linear` (the grid flattened).
 struct Place {
     lane: u32,        // which of its row's THREADS_PER_ROW invocations it is
-    first_row: u32,   // the first of its ROWS_PER_THREAD rows
+    first_row: u32,   // the first of its ROWS_PER_THREAD rows (GATED_OUTPUT: of its outputs)
     first_token: u32, // the first of its TOKENS rows of x
 }
 
 fn place(linear: u32, li: u32) -> Place {
     return Place(
         li % THREADS_PER_ROW,
-        ((linear % params.row_groups) * ROWS_PER_WG + li / THREADS_PER_ROW) * ROWS_PER_THREAD,
+        ((linear % params.row_groups) * ROWS_PER_WG + li / THREADS_PER_ROW) * OUTPUTS_PER_THREAD,
         (linear / params.row_groups) * TOKENS,
     );
 }
@@ -228,7 +235,7 @@ fn products(at: Place) {
         let last_token = min(TOKENS, params.m - first_token) - 1u;
         var row: array<u32, ROWS_PER_THREAD>;
         for (var r = 0u; r < ROWS_PER_THREAD; r++) { // unroll
-            row[r] = row_start(min(first_row + r, params.rows - 1u), params.row_blocks);
+            row[r] = row_start(weight_row(first_row, r), params.row_blocks);
         }
         if (BLOCKWISE_Q4_K) {
             for (var block = 0u; block < params.row_blocks; block++) {
@@ -308,9 +315,20 @@ fn products(at: Place) {
     }
 }
 
+// Row r (0 .. ROWS_PER_THREAD) of the weights of the invocation whose first row (GATED_OUTPUT:
+// output) is `first`: past the last, the last again.
+fn weight_row(first: u32, r: u32) -> u32 {
+    if (GATED_OUTPUT) {
+        let outputs = params.rows / 2u;
+        let output = min(first + r % OUTPUTS_PER_THREAD, outputs - 1u);
+        return select(output, outputs + output, r >= OUTPUTS_PER_THREAD);
+    }
+    return min(first + r, params.rows - 1u);
+}
+
 // y[token, out_offset + row], for rows and tokens that exist.
 fn store(token: u32, row: u32, value: f32) {
-    if (row < params.rows && token < params.m) {
+    if (row < select(params.rows, params.rows / 2u, GATED_OUTPUT) && token < params.m) {
         y[token * params.out_stride + params.out_offset + row] = value;
     }
 }
@@ -354,7 +372,12 @@ fn main_whole_rows(
     products(at);
     for (var t = 0u; t < TOKENS; t++) { // unroll
         for (var r = 0u; r < ROWS_PER_THREAD; r++) { // unroll
-            store(at.first_token + t, at.first_row + r, acc[t * ROWS_PER_THREAD + r]);
+            let i = t * ROWS_PER_THREAD + r;
+            if (!GATED_OUTPUT) {
+                store(at.first_token + t, at.first_row + r, acc[i]);
+            } else if (r < OUTPUTS_PER_THREAD) {
+                store(at.first_token + t, at.first_row + r, act(acc[i]) * acc[i + OUTPUTS_PER_THREAD]);
+            }
         }
     }
 }

@@ -9,7 +9,7 @@ use crate::ops::dim_u32;
 use crate::ops::launch::{ELEMENTWISE_WG, elementwise_grid, same_shape};
 use crate::tensor::Tensor;
 
-pub const ACTIVATION: KernelSource = kernel_source!("activation");
+pub const ACTIVATION: KernelSource = kernel_source!("activation" after "activation_fns");
 
 /// The feed-forward activations of the decoders Lantern runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -22,7 +22,7 @@ pub enum Activation {
 
 impl Activation {
     /// The kernel's `ACTIVATION` constant.
-    fn code(self) -> u32 {
+    pub(crate) fn code(self) -> u32 {
         match self {
             Activation::Silu => 0,
             Activation::GeluTanh => 1,

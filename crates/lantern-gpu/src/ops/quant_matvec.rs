@@ -5,11 +5,11 @@ use crate::batch::Batch;
 use crate::device::Gpu;
 use crate::error::{GpuError, Result};
 use crate::kernel::{KernelSource, Precision};
-use crate::ops::dim_u32;
+use crate::ops::{Activation, dim_u32, gated_activation_stacked};
 use crate::quant::{QuantMatrix, UNIT_LEN, WeightStorage, quant_kernel_source};
 use crate::tensor::Tensor;
 
-pub const KERNEL: KernelSource = quant_kernel_source!("quant_matvec");
+pub const KERNEL: KernelSource = quant_kernel_source!("quant_matvec" after "activation_fns");
 
 /// How `quant_matvec.wgsl` spreads rows over a workgroup.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -144,10 +144,84 @@ pub fn quant_matvec_shaped(
     shape: MatvecShape,
     precision: Precision,
 ) -> Result<Tensor> {
+    record(batch, w, x, shape, precision, None)
+}
+
+/// Records act(gate) · up for a stacked gate/up matrix `w` (rows `0 .. n` the gate projection's,
+/// `n .. 2n` the up projection's): `[n]` or `[m, n]`, as [`quant_matvec`] followed by
+/// [`gated_activation_stacked`]. Where the adapter takes whole rows per invocation (CPU adapters)
+/// and `w` is one part, the product's invocations apply the activation themselves, each taking
+/// gate rows and the up rows of the same outputs: one dispatch fewer per feed-forward block,
+/// which on lavapipe is most of the activation's cost (a dispatch there costs tens of µs, the
+/// activation of a few thousand values less).
+pub fn gated_quant_matvec(
+    batch: &mut Batch<'_>,
+    w: &QuantMatrix,
+    x: &Tensor,
+    activation: Activation,
+    precision: Precision,
+) -> Result<Tensor> {
+    let m = match *x.shape() {
+        [m, _] => m,
+        _ => 1,
+    };
+    let shape = MatvecShape::for_matrix(w.cols() / UNIT_LEN, m, batch.gpu());
+    gated_quant_matvec_shaped(batch, w, x, shape, activation, precision)
+}
+
+/// [`gated_quant_matvec`] in `shape` (tests force the unfused path with `threads_per_row` > 1).
+pub fn gated_quant_matvec_shaped(
+    batch: &mut Batch<'_>,
+    w: &QuantMatrix,
+    x: &Tensor,
+    shape: MatvecShape,
+    activation: Activation,
+    precision: Precision,
+) -> Result<Tensor> {
+    if !w.rows().is_multiple_of(2) {
+        return Err(GpuError::Shape(format!(
+            "{}: {} has {} rows, which do not split into gate and up halves",
+            KERNEL.name,
+            w.name(),
+            w.rows()
+        )));
+    }
+    let fused = shape.threads_per_row == 1
+        && shape.rows_per_thread.is_multiple_of(2)
+        && w.parts().len() == 1;
+    if fused {
+        return record(batch, w, x, shape, precision, Some(activation));
+    }
+    let gate_up = record(batch, w, x, shape, precision, None)?;
+    let gate_up = match *x.shape() {
+        [_] => gate_up.reshape(&[1, w.rows()])?,
+        _ => gate_up,
+    };
+    let out = gated_activation_stacked(batch, &gate_up, activation)?;
+    match *x.shape() {
+        [_] => Ok(out.reshape(&[w.rows() / 2])?),
+        _ => Ok(out),
+    }
+}
+
+/// Records the product, written as act(gate) · up when `gated` (see [`gated_quant_matvec`]).
+fn record(
+    batch: &mut Batch<'_>,
+    w: &QuantMatrix,
+    x: &Tensor,
+    shape: MatvecShape,
+    precision: Precision,
+    gated: Option<Activation>,
+) -> Result<Tensor> {
     let op = KERNEL.name;
+    let outputs = if gated.is_some() {
+        w.rows() / 2
+    } else {
+        w.rows()
+    };
     let (m, out_shape) = match *x.shape() {
-        [cols] if cols == w.cols() => (1, vec![w.rows()]),
-        [m, cols] if cols == w.cols() => (m, vec![m, w.rows()]),
+        [cols] if cols == w.cols() => (1, vec![outputs]),
+        [m, cols] if cols == w.cols() => (m, vec![m, outputs]),
         ref other => {
             return Err(GpuError::Shape(format!(
                 "{op}: {} is {}×{}, so x must be [{cols}] or [m, {cols}], got {other:?}",
@@ -177,7 +251,9 @@ pub fn quant_matvec_shaped(
             "QUAD_LOADS",
             gpu.wide_loads() || w.storage() == WeightStorage::Texture,
         )
-        .bool("SCALE_SUMS", precision == Precision::F32);
+        .bool("SCALE_SUMS", precision == Precision::F32)
+        .bool("GATED_OUTPUT", gated.is_some())
+        .u32("ACTIVATION", gated.map_or(0, Activation::code));
     let spec = if shape.threads_per_row == 1 {
         spec.entry_point(WHOLE_ROWS_ENTRY_POINT)
     } else {
@@ -200,15 +276,21 @@ pub fn quant_matvec_shaped(
     };
     let token_groups = m.div_ceil(shape.tokens as usize);
     for part in w.parts() {
-        let rows_per_group = (shape.rows_per_workgroup * shape.rows_per_thread) as usize;
-        let row_groups = part.rows().div_ceil(rows_per_group);
+        // Gated (one part: the caller's condition), each invocation writes half its rows'
+        // outputs and the part's rows give half as many.
+        let (part_outputs, outputs_per_thread) = match gated {
+            Some(_) => (part.rows() / 2, shape.rows_per_thread / 2),
+            None => (part.rows(), shape.rows_per_thread),
+        };
+        let rows_per_group = (shape.rows_per_workgroup * outputs_per_thread) as usize;
+        let row_groups = part_outputs.div_ceil(rows_per_group);
         let params = [
             dim_u32(op, "rows", part.rows())?,
             dim_u32(op, "units per row", w.cols() / UNIT_LEN)?,
             dim_u32(op, "blocks per row", w.row_blocks())?,
             dim_u32(op, "first row", part.first_row())?,
             dim_u32(op, "tokens", m)?,
-            dim_u32(op, "all rows", w.rows())?,
+            dim_u32(op, "all rows", outputs)?,
             dim_u32(op, "row groups", row_groups)?,
             0, // padding: uniform blocks are 16-byte multiples
         ];

@@ -59,11 +59,12 @@ use std::fmt;
 
 use crate::kernel::Specialization;
 
-/// A quantized kernel's source: `kernels/quant_blocks.wgsl` (the block decoders) followed by
-/// `kernels/NAME.wgsl`, as one [`KernelSource`](crate::kernel::KernelSource) named NAME.
+/// A quantized kernel's source: `kernels/quant_blocks.wgsl` (the block decoders), then the other
+/// preludes named after `after`, then `kernels/NAME.wgsl`, as one
+/// [`KernelSource`](crate::kernel::KernelSource) named NAME.
 macro_rules! quant_kernel_source {
-    ($name:literal) => {
-        $crate::kernel_source!($name after "quant_blocks")
+    ($name:literal $(after $($prelude:literal),+)?) => {
+        $crate::kernel_source!($name after "quant_blocks" $($(, $prelude)+)?)
     };
 }
 pub(crate) use quant_kernel_source;

@@ -123,6 +123,48 @@ pub fn compare_matmul_wt_f16(
     })
 }
 
+/// The steepest slope of either activation (SiLU's is at most 1.0998, GELU-tanh's 1.1290): how
+/// much an error in a gate value can grow through `act`.
+const ACTIVATION_SLOPE: f64 = 1.13;
+
+/// Compares a GPU `act(gate) · up` (`[m, n/2]`) with the f64 reference, where gate and up are the
+/// two halves of Y = X·Wᵀ (X `m`×`k`, W `n`×`k` dequantized, its first n/2 rows the gate's).
+///
+/// Tolerance: the gate and up values carry the f32 bound of [`compare_matmul_wt`] (e_g, e_u);
+/// through the product an error in up counts |act(g)| times, one in the gate at most
+/// [`ACTIVATION_SLOPE`]·(|u| + e_u) times; the activation's own arithmetic adds the bound of
+/// [`crate::reference::transformer::activation_error_bound`].
+pub fn compare_gated_matmul_wt(
+    gpu: &[f32],
+    x: &[f32],
+    w: &[f32],
+    (m, k, n): (usize, usize, usize),
+    activation: crate::ops::Activation,
+) -> Comparison {
+    use crate::reference::transformer::{activation as act, activation_error_bound};
+    let wt = transpose(w, n, k);
+    let y = crate::reference::matmul(x, &wt, m, k, n);
+    let y_bound = crate::reference::matmul_error_bound(x, &wt, m, k, n);
+    let half = n / 2;
+    // Each row of Y (or of its bound) split into its gate and up halves.
+    let halves = |v: &[f32]| -> (Vec<f32>, Vec<f32>) {
+        let gate = v.chunks(n).flat_map(|row| &row[..half]).copied().collect();
+        let up = v.chunks(n).flat_map(|row| &row[half..]).copied().collect();
+        (gate, up)
+    };
+    let (gate, up) = halves(&y);
+    let (gate_bound, up_bound) = halves(&y_bound);
+    let reference = act(&gate, Some(&up), activation);
+    let activation_bound = activation_error_bound(&gate, Some(&up), activation);
+    let gate_act = act(&gate, None, activation);
+    compare(gpu, &reference, |i, _| {
+        let (e_g, e_u) = (f64::from(gate_bound[i]), f64::from(up_bound[i]));
+        let through_gate = ACTIVATION_SLOPE * e_g * (f64::from(up[i]).abs() + e_u);
+        let through_up = f64::from(gate_act[i]).abs() * e_u;
+        (through_gate + through_up) as f32 + activation_bound[i] + f32::MIN_POSITIVE
+    })
+}
+
 /// The comparison for a product computed in `precision`: [`compare_matmul_wt`] for f32,
 /// [`compare_matmul_wt_f16`] (with `f16_run`) for f16.
 pub fn compare_matmul_wt_in(

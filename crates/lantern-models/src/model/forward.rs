@@ -189,8 +189,7 @@ pub(super) fn record(
 
         let inner = match &layer.ffn {
             FeedForward::Stacked(gate_up) => {
-                let gate_up = linear(b, plan, &h, gate_up)?;
-                ops::gated_activation_stacked(b, &gate_up, plan.activation)?
+                ops::gated_quant_matvec(b, gate_up, &h, plan.activation, plan.precision)?
             }
             FeedForward::Gated { gate, up } => {
                 let up = linear(b, plan, &h, up)?;
