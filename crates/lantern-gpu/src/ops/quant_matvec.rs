@@ -81,6 +81,15 @@ impl MatvecShape {
         }
     }
 
+    /// The shape for W·x on `gpu`: [`MatvecShape::for_matrix`] with x's rows (one for `[cols]`).
+    fn for_product(w: &QuantMatrix, x: &Tensor, gpu: &Gpu) -> MatvecShape {
+        let m = match *x.shape() {
+            [m, _] => m,
+            _ => 1,
+        };
+        MatvecShape::for_matrix(w.cols() / UNIT_LEN, m, gpu)
+    }
+
     fn check(&self, limits: &wgpu::Limits) -> Result<()> {
         let invocations = self.threads_per_row as u64 * self.rows_per_workgroup as u64;
         let message = if !self.threads_per_row.is_power_of_two()
@@ -129,11 +138,7 @@ pub fn quant_matvec(
     x: &Tensor,
     precision: Precision,
 ) -> Result<Tensor> {
-    let m = match *x.shape() {
-        [m, _] => m,
-        _ => 1,
-    };
-    let shape = MatvecShape::for_matrix(w.cols() / UNIT_LEN, m, batch.gpu());
+    let shape = MatvecShape::for_product(w, x, batch.gpu());
     quant_matvec_shaped(batch, w, x, shape, precision)
 }
 
@@ -161,11 +166,7 @@ pub fn gated_quant_matvec(
     activation: Activation,
     precision: Precision,
 ) -> Result<Tensor> {
-    let m = match *x.shape() {
-        [m, _] => m,
-        _ => 1,
-    };
-    let shape = MatvecShape::for_matrix(w.cols() / UNIT_LEN, m, batch.gpu());
+    let shape = MatvecShape::for_product(w, x, batch.gpu());
     gated_quant_matvec_shaped(batch, w, x, shape, activation, precision)
 }
 
