@@ -315,11 +315,16 @@ fn products(at: Place) {
     }
 }
 
+// Rows of y this part writes: one per weight row, or GATED_OUTPUT one per gate and up row pair.
+fn output_rows() -> u32 {
+    return select(params.rows, params.rows / 2u, GATED_OUTPUT);
+}
+
 // Row r (0 .. ROWS_PER_THREAD) of the weights of the invocation whose first row (GATED_OUTPUT:
 // output) is `first`: past the last, the last again.
 fn weight_row(first: u32, r: u32) -> u32 {
     if (GATED_OUTPUT) {
-        let outputs = params.rows / 2u;
+        let outputs = output_rows();
         let output = min(first + r % OUTPUTS_PER_THREAD, outputs - 1u);
         return select(output, outputs + output, r >= OUTPUTS_PER_THREAD);
     }
@@ -328,7 +333,7 @@ fn weight_row(first: u32, r: u32) -> u32 {
 
 // y[token, out_offset + row], for rows and tokens that exist.
 fn store(token: u32, row: u32, value: f32) {
-    if (row < select(params.rows, params.rows / 2u, GATED_OUTPUT) && token < params.m) {
+    if (row < output_rows() && token < params.m) {
         y[token * params.out_stride + params.out_offset + row] = value;
     }
 }

@@ -193,15 +193,19 @@ pub fn gated_quant_matvec_shaped(
     if fused {
         return record(batch, w, x, shape, precision, Some(activation));
     }
+    // The activation kernel takes rows of gate and up halves: one x vector is one such row.
+    let one_vector = matches!(x.shape(), [_]);
     let gate_up = record(batch, w, x, shape, precision, None)?;
-    let gate_up = match *x.shape() {
-        [_] => gate_up.reshape(&[1, w.rows()])?,
-        _ => gate_up,
+    let gate_up = if one_vector {
+        gate_up.reshape(&[1, w.rows()])?
+    } else {
+        gate_up
     };
     let out = gated_activation_stacked(batch, &gate_up, activation)?;
-    match *x.shape() {
-        [_] => Ok(out.reshape(&[w.rows() / 2])?),
-        _ => Ok(out),
+    if one_vector {
+        Ok(out.reshape(&[w.rows() / 2])?)
+    } else {
+        Ok(out)
     }
 }
 
@@ -215,11 +219,10 @@ fn record(
     gated: Option<Activation>,
 ) -> Result<Tensor> {
     let op = KERNEL.name;
-    let outputs = if gated.is_some() {
-        w.rows() / 2
-    } else {
-        w.rows()
-    };
+    // Gated, a pair of gate and up rows gives one output (and the matrix is one part: the
+    // caller's condition), so each invocation writes half as many outputs as it has rows.
+    let rows_per_output = if gated.is_some() { 2 } else { 1 };
+    let outputs = w.rows() / rows_per_output;
     let (m, out_shape) = match *x.shape() {
         [cols] if cols == w.cols() => (1, vec![outputs]),
         [m, cols] if cols == w.cols() => (m, vec![m, outputs]),
@@ -277,14 +280,9 @@ fn record(
     };
     let token_groups = m.div_ceil(shape.tokens as usize);
     for part in w.parts() {
-        // Gated (one part: the caller's condition), each invocation writes half its rows'
-        // outputs and the part's rows give half as many.
-        let (part_outputs, outputs_per_thread) = match gated {
-            Some(_) => (part.rows() / 2, shape.rows_per_thread / 2),
-            None => (part.rows(), shape.rows_per_thread),
-        };
-        let rows_per_group = (shape.rows_per_workgroup * outputs_per_thread) as usize;
-        let row_groups = part_outputs.div_ceil(rows_per_group);
+        let outputs_per_group =
+            (shape.rows_per_workgroup * shape.rows_per_thread) as usize / rows_per_output;
+        let row_groups = (part.rows() / rows_per_output).div_ceil(outputs_per_group);
         let params = [
             dim_u32(op, "rows", part.rows())?,
             dim_u32(op, "units per row", w.cols() / UNIT_LEN)?,
