@@ -3,7 +3,8 @@
 //! models. One row of x by default (decode's product); `--tokens M` multiplies M rows of x at
 //! once (a prefill's product, which CPU adapters also run with this kernel). `--rows-per-thread`
 //! and `--rows-per-workgroup` replace the adapter's launch shape, to measure others, and
-//! `--weight-textures true|false` where weights live. Weights are
+//! `--weight-textures true|false` where weights live, and `--normed` times products of a normed
+//! input. Weights are
 //! arbitrary bytes (speed does not depend on their values); each figure is the best of several
 //! submissions of many products.
 //!
@@ -14,9 +15,10 @@
 use std::time::Instant;
 
 use clap::Parser;
-use lantern_gpu::ops::quant_matvec::{MatvecShape, quant_matvec_shaped};
+use lantern_gpu::ops::RmsNorm;
+use lantern_gpu::ops::quant_matvec::{MatvecShape, Product};
 use lantern_gpu::quant::{QuantMatrix, UNIT_LEN, WeightFormat};
-use lantern_gpu::{Gpu, GpuOptions, Precision};
+use lantern_gpu::{Gpu, GpuOptions};
 
 #[derive(Parser)]
 struct Args {
@@ -35,6 +37,10 @@ struct Args {
     /// adapter reads them fastest.
     #[arg(long)]
     weight_textures: Option<bool>,
+    /// Multiply x through an RMSNorm (`Product::normed`), which decode on CPU adapters does
+    /// inside the product.
+    #[arg(long)]
+    normed: bool,
 }
 
 /// (format, rows, cols, products per submission): SmolLM2-135M's feed-forward products and tied
@@ -95,18 +101,21 @@ async fn run(args: Args) {
         // As many products per submission as one row of x takes: a submission's work grows
         // with the rows of x.
         let products = (products / args.tokens).max(2);
+        let norm_weight = gpu
+            .upload("norm weight", &vec![1.0; cols], &[cols])
+            .expect("norm weight fits");
+        let mut product = Product::new(&w, &x).shape(Some(shape));
+        if args.normed {
+            product = product.normed(&norm_weight, RmsNorm::new(1e-5));
+        }
         let mut best = f64::MAX;
         for _ in 0..SUBMISSIONS {
             let started = Instant::now();
             let mut batch = gpu.batch("matvec speed");
             for _ in 1..products {
-                drop(
-                    quant_matvec_shaped(&mut batch, &w, &x, shape, Precision::F32)
-                        .expect("product"),
-                );
+                drop(product.record(&mut batch).expect("product"));
             }
-            let y =
-                quant_matvec_shaped(&mut batch, &w, &x, shape, Precision::F32).expect("product");
+            let y = product.record(&mut batch).expect("product");
             batch.submit_and_read(&y).await.expect("readback");
             best = best.min(started.elapsed().as_secs_f64());
         }

@@ -88,8 +88,8 @@ pub struct Specialization {
     values: Vec<(&'static str, String)>,
     /// Module-scope variables to declare otherwise: (name, `var<…> name: type`).
     declarations: Vec<(&'static str, String)>,
-    /// WGSL functions that replace the kernel's functions of the same names.
-    functions: Option<&'static str>,
+    /// Sets of WGSL functions that replace the kernel's functions of the same names, in order.
+    functions: Vec<&'static str>,
     precision: Precision,
     entry_point: Option<&'static str>,
     /// Leave the loops marked `// unroll` as loops (see [`Specialization::rolled_loops`]).
@@ -130,8 +130,9 @@ impl Specialization {
     /// texture (`kernels/weight_texture.wgsl`), whose variable [`Self::declare`] retypes. A
     /// function runs from a line starting `fn NAME(` to the next line that is `}`; those the
     /// kernel does not define are skipped, but a kernel that defines none of them is an error.
+    /// Each call adds a set (a function another set replaced may be replaced again).
     pub fn replace_functions(mut self, functions: &'static str) -> Self {
-        self.functions = Some(functions);
+        self.functions.push(functions);
         self
     }
 
@@ -202,7 +203,7 @@ impl Specialization {
                 })?;
             *line = format!("{}{declaration};", &line[..at]);
         }
-        if let Some(functions) = self.functions {
+        for functions in &self.functions {
             replace_functions(&mut lines, functions).map_err(|message| GpuError::Kernel {
                 kernel: kernel.name.to_string(),
                 message,

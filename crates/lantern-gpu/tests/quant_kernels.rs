@@ -7,16 +7,15 @@
 
 use lantern_core::GgmlType;
 use lantern_core::quant::dequantize_to_vec;
-use lantern_gpu::ops::Activation;
 use lantern_gpu::ops::quant_matmul::{QuantMatmulTiling, quant_matmul, quant_matmul_tiled};
-use lantern_gpu::ops::quant_matvec::{
-    MatvecShape, gated_quant_matvec, gated_quant_matvec_shaped, quant_matvec, quant_matvec_shaped,
-};
+use lantern_gpu::ops::quant_matvec::{MatvecShape, Product, gated_quant_matvec, quant_matvec};
+use lantern_gpu::ops::{Activation, RmsNorm};
 use lantern_gpu::quant::{
     FLUSH_BYTES, QuantMatrix, WEIGHT_TEXTURE_WIDTH, WeightFormat, WeightStorage,
 };
 use lantern_gpu::reference::quant::{
-    compare_gated_matmul_wt, compare_matmul_wt, compare_matmul_wt_in, random_blocks, transpose,
+    compare_added_matmul_wt, compare_gated_matmul_wt, compare_matmul_wt, compare_matmul_wt_in,
+    compare_normed_matmul_wt, random_blocks, transpose,
 };
 use lantern_gpu::testing::{Rng, test_gpu_with_weight_textures, test_gpu_with_word_loads};
 use lantern_gpu::{Batch, Gpu, GpuError, GpuOptions, Precision, Tensor, gpu_test};
@@ -78,11 +77,11 @@ async fn check_matvec(gpu: &Gpu, shape: Option<MatvecShape>, precision: Precisio
             let matrix = QuantMatrix::upload(gpu, "W", format, rows, cols, &gguf).unwrap();
             let mut batch = gpu.batch("quant_matvec test");
             let tx = gpu.upload("x", &x, &[cols]).unwrap();
-            let y = match shape {
-                Some(shape) => quant_matvec_shaped(&mut batch, &matrix, &tx, shape, precision),
-                None => quant_matvec(&mut batch, &matrix, &tx, precision),
-            }
-            .unwrap();
+            let y = Product::new(&matrix, &tx)
+                .shape(shape)
+                .precision(precision)
+                .record(&mut batch)
+                .unwrap();
             assert_eq!(y.shape(), &[rows]);
             let out = batch.submit_and_read(&y).await.unwrap();
             let cmp = compare_matmul_wt_in(precision, &out, &x, &w, (1, cols, rows), 4);
@@ -138,10 +137,7 @@ gpu_test!(matvec_other_workgroup_shapes_match_reference, |gpu| {
 /// multiplied with `tokens` rows, rows of X past M skipped.
 async fn check_matvec_rows(gpu: &Gpu, shape: Option<MatvecShape>, seed: u64) {
     check_x_times_wt(gpu, Precision::F32, seed, |batch, tx, matrix, _| {
-        let y = match shape {
-            Some(shape) => quant_matvec_shaped(batch, matrix, tx, shape, Precision::F32),
-            None => quant_matvec(batch, matrix, tx, Precision::F32),
-        };
+        let y = Product::new(matrix, tx).shape(shape).record(batch);
         (y.unwrap(), 4, format!("matvec with {shape:?}"))
     })
     .await;
@@ -186,18 +182,11 @@ async fn check_gated_matvec(
             let x_shape = if m == 1 { vec![cols] } else { vec![m, cols] };
             let tx = gpu.upload("x", &x, &x_shape).unwrap();
             let mut batch = gpu.batch("gated quant_matvec test");
-            let y = match shape {
-                Some(shape) => gated_quant_matvec_shaped(
-                    &mut batch,
-                    &matrix,
-                    &tx,
-                    shape,
-                    activation,
-                    Precision::F32,
-                ),
-                None => gated_quant_matvec(&mut batch, &matrix, &tx, activation, Precision::F32),
-            }
-            .unwrap();
+            let y = Product::new(&matrix, &tx)
+                .shape(shape)
+                .gated(activation)
+                .record(&mut batch)
+                .unwrap();
             let expected = if m == 1 {
                 vec![outputs]
             } else {
@@ -256,6 +245,170 @@ gpu_test!(gated_matvec_of_odd_rows_is_a_clear_error, |gpu| {
     assert!(matches!(err, GpuError::Shape(_)), "{err}");
     assert!(err.to_string().contains("3 rows"), "{err}");
 });
+
+/// A product of a normed x (`Product::normed`) in each of `formats`, gated or not, over `m` rows
+/// of x, in `shape` (the adapter's when None): whether the product normalises x itself (whole
+/// rows per invocation, one row of x) or a norm kernel does first, against RMSNorm then the
+/// product. x spans ±4, so that a missing or misplaced scale shows; the norm's weights lie in
+/// (0.5, 1.5), plus an offset of 1 in every other case (Gemma's weights stored as w − 1).
+async fn check_normed_matvec(
+    gpu: &Gpu,
+    formats: &[WeightFormat],
+    shape: Option<MatvecShape>,
+    m: usize,
+    gated: Option<Activation>,
+    seed: u64,
+) {
+    let mut rng = Rng::new(seed);
+    for &format in formats {
+        for (i, &(rows, blocks)) in MATVEC_SHAPES.iter().enumerate() {
+            let rows = if gated.is_some() { 2 * rows } else { rows };
+            let cols = blocks * format.block_len();
+            let (gguf, w) = random_matrix(format, rows, cols, &mut rng);
+            let x = rng.vec(m * cols, -4.0, 4.0);
+            let weight = rng.vec(cols, 0.5, 1.5);
+            let mut norm = RmsNorm::new(1e-5);
+            if i % 2 == 1 {
+                norm.weight_offset = 1.0;
+            }
+            let matrix = QuantMatrix::upload(gpu, "W", format, rows, cols, &gguf).unwrap();
+            let x_shape = if m == 1 { vec![cols] } else { vec![m, cols] };
+            let tx = gpu.upload("x", &x, &x_shape).unwrap();
+            let tweight = gpu.upload("norm weight", &weight, &[cols]).unwrap();
+            let mut batch = gpu.batch("normed quant_matvec test");
+            let mut product = Product::new(&matrix, &tx)
+                .shape(shape)
+                .normed(&tweight, norm);
+            if let Some(activation) = gated {
+                product = product.gated(activation);
+            }
+            let fused = product.normalises_input(gpu);
+            let y = product.record(&mut batch).unwrap();
+            let out = batch.submit_and_read(&y).await.unwrap();
+            let cmp = compare_normed_matmul_wt(&out, &x, &weight, norm, &w, (m, cols, rows), gated);
+            assert!(
+                cmp.passed,
+                "{format} {rows}x{cols} of a normed x ({m} rows, {norm:?}, normalised by the \
+                 product: {fused}), {gated:?}, {shape:?}: {cmp:?}"
+            );
+        }
+    }
+}
+
+/// The CPU adapters' decode shape, in which the product normalises its input itself.
+const CPU_DECODE_SHAPE: MatvecShape = MatvecShape {
+    threads_per_row: 1,
+    rows_per_workgroup: 16,
+    rows_per_thread: 8,
+    tokens: 1,
+};
+
+// A normed input: in the adapter's shape (normalised by the product on CPU adapters, by a norm
+// kernel first on GPUs) for every format; on every adapter in the shape that normalises (with a
+// stacked gate/up matrix too, as the feed-forward block's input), and in two that cannot
+// (several invocations per row; several rows of x), which fall back to the norm kernel.
+gpu_test!(normed_matvec_matches_reference, |gpu| {
+    let some = [WeightFormat::Q4_1, WeightFormat::Q4_K];
+    check_normed_matvec(&gpu, &WeightFormat::ALL, None, 1, None, 61).await;
+    let normalising = Some(CPU_DECODE_SHAPE);
+    check_normed_matvec(&gpu, &some, normalising, 1, None, 62).await;
+    check_normed_matvec(&gpu, &some, normalising, 1, Some(Activation::Silu), 63).await;
+    let gpu_shape = MatvecShape {
+        threads_per_row: 4,
+        rows_per_workgroup: 16,
+        rows_per_thread: 1,
+        tokens: 1,
+    };
+    check_normed_matvec(&gpu, &some, Some(gpu_shape), 1, None, 64).await;
+    check_normed_matvec(&gpu, &[WeightFormat::Q8_0], None, 3, None, 65).await;
+});
+
+/// `residual += W·x` (`Product::add_into`) in each of `formats` over `m` rows of x, in `shape`.
+async fn check_added_matvec(
+    gpu: &Gpu,
+    formats: &[WeightFormat],
+    shape: Option<MatvecShape>,
+    m: usize,
+    seed: u64,
+) {
+    let mut rng = Rng::new(seed);
+    for &format in formats {
+        for &(rows, blocks) in MATVEC_SHAPES {
+            let cols = blocks * format.block_len();
+            let (gguf, w) = random_matrix(format, rows, cols, &mut rng);
+            let x = rng.vec(m * cols, -1.0, 1.0);
+            let residual = rng.vec(m * rows, -8.0, 8.0);
+            let matrix = QuantMatrix::upload(gpu, "W", format, rows, cols, &gguf).unwrap();
+            let (x_shape, y_shape) = if m == 1 {
+                (vec![cols], vec![rows])
+            } else {
+                (vec![m, cols], vec![m, rows])
+            };
+            let tx = gpu.upload("x", &x, &x_shape).unwrap();
+            let tresidual = gpu.upload("residual", &residual, &y_shape).unwrap();
+            let mut batch = gpu.batch("quant_matvec into a residual test");
+            Product::new(&matrix, &tx)
+                .shape(shape)
+                .add_into(&mut batch, &tresidual)
+                .unwrap();
+            let out = batch.submit_and_read(&tresidual).await.unwrap();
+            let cmp = compare_added_matmul_wt(&out, &residual, &x, &w, (m, cols, rows));
+            assert!(
+                cmp.passed,
+                "{format} {rows}x{cols} added into a residual, {m} rows of x, {shape:?}: {cmp:?}"
+            );
+        }
+    }
+}
+
+// The residual stream updated by the product's store, in the adapter's shape for every format,
+// in the CPU adapters' decode shape and a GPU's on every adapter, and over rows of x.
+gpu_test!(matvec_added_into_residual_matches_reference, |gpu| {
+    let some = [WeightFormat::Q4_1, WeightFormat::Q6_K];
+    check_added_matvec(&gpu, &WeightFormat::ALL, None, 1, 71).await;
+    check_added_matvec(&gpu, &some, Some(CPU_DECODE_SHAPE), 1, 72).await;
+    let gpu_shape = MatvecShape {
+        threads_per_row: 8,
+        rows_per_workgroup: 8,
+        rows_per_thread: 1,
+        tokens: 1,
+    };
+    check_added_matvec(&gpu, &some, Some(gpu_shape), 1, 73).await;
+    check_added_matvec(&gpu, &[WeightFormat::Q4_1], None, 5, 74).await;
+});
+
+// Operands that do not fit a fused product are refused with the reason, not misread: a norm
+// weight of the wrong length, a residual of the wrong shape, a gated product added into one.
+gpu_test!(
+    fused_matvec_operands_that_do_not_fit_are_clear_errors,
+    |gpu| {
+        let mut rng = Rng::new(75);
+        let (gguf, _) = random_matrix(WeightFormat::Q8_0, 4, 64, &mut rng);
+        let matrix = QuantMatrix::upload(&gpu, "W", WeightFormat::Q8_0, 4, 64, &gguf).unwrap();
+        let tx = gpu.upload("x", &[0.5; 64], &[64]).unwrap();
+        let short_weight = gpu.upload("norm weight", &[1.0; 32], &[32]).unwrap();
+        let residual = gpu.upload("residual", &[0.0; 5], &[5]).unwrap();
+        let mut batch = gpu.batch("fused quant_matvec errors");
+        let product = Product::new(&matrix, &tx);
+        let errors = [
+            product
+                .normed(&short_weight, RmsNorm::new(1e-5))
+                .record(&mut batch)
+                .map(drop),
+            product.add_into(&mut batch, &residual),
+            product
+                .gated(Activation::Silu)
+                .add_into(&mut batch, &residual),
+        ];
+        for (err, what) in errors.into_iter().zip(["[32]", "[5]", "gated"]) {
+            let Err(err) = err else {
+                panic!("a product with a misfit operand ({what}) was accepted");
+            };
+            assert!(matches!(err, GpuError::Shape(_)), "{err}");
+            assert!(err.to_string().contains(what), "{what}: {err}");
+        }
+    }
+);
 
 // The word-load path (`Gpu::wide_loads` false: SwiftShader's) on adapters that would load 16
 // bytes at a time, for decode and for several rows of X, in CPU and GPU workgroup shapes. In

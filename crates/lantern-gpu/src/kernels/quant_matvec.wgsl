@@ -13,7 +13,8 @@
 // TOKENS > 1 rather than the tiled matrix-matrix one, which was slower on CPU adapters and on an
 // H200 alike.
 // Specializable: THREADS_PER_ROW (a power of two), ROWS_PER_WG, ROWS_PER_THREAD, TOKENS,
-// GATED_OUTPUT and ACTIVATION (activation_fns.wgsl), and the format constants.
+// GATED_OUTPUT and ACTIVATION (activation_fns.wgsl), NORMED_INPUT, RESIDUAL_OUTPUT, and the
+// format constants.
 //
 // In decode (TOKENS = 1) in f32, the formats whose units have one scale and one offset (Q8_0,
 // Q4_0, Q4_1, Q5_0, Q4_K: SUMMED_UNITS in quant_blocks.wgsl) are not decoded at all: a row's unit sums
@@ -32,7 +33,10 @@ struct Params {
     m: u32,              // rows of x (tokens)
     out_stride: u32,     // values per row of y (the whole matrix's rows)
     row_groups: u32,     // workgroups along the rows; the rest of the grid walks the tokens
-    _pad: u32,
+    norm_eps: f32,       // NORMED_INPUT: the RMSNorm's epsilon
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
 }
 
 const THREADS_PER_ROW: u32 = 8u;
@@ -50,6 +54,17 @@ const WG_SIZE: u32 = THREADS_PER_ROW * ROWS_PER_WG;
 const GATED_OUTPUT: bool = false;
 // Rows of y each invocation (or group of THREADS_PER_ROW) writes.
 const OUTPUTS_PER_THREAD = select(ROWS_PER_THREAD, ROWS_PER_THREAD / 2u, GATED_OUTPUT);
+// x is the residual stream, multiplied as RMSNorm(x) ⊙ (norm_weight + offset): the product sums
+// W·(x ⊙ (norm_weight + offset)) and scales it by 1 / rms(x) before storing, the invocation
+// summing x² over the values it loads anyway. Whole rows per invocation and one row of x only
+// (decode on CPU adapters), where each invocation loads all of x: the norm then needs no
+// dispatch of its own.
+const NORMED_INPUT: bool = false;
+// y += W·x rather than y = W·x: the residual stream updated by the product's store.
+const RESIDUAL_OUTPUT: bool = false;
+// NORMED_INPUT: added to each of the norm's weights (1 for Gemma weights stored as w - 1), a
+// constant so that the usual 0 costs nothing per value.
+const NORM_WEIGHT_OFFSET: f32 = 0.0;
 
 @group(0) @binding(0) var<storage, read> weights: array<u32>;
 // Decode on CPU adapters binds x as a uniform block instead (`var<uniform> x: array<vec4<f32>,
@@ -60,7 +75,13 @@ const OUTPUTS_PER_THREAD = select(ROWS_PER_THREAD, ROWS_PER_THREAD / 2u, GATED_O
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 // The same buffer as `weights`, bound again to be read 16 bytes at a time.
 @group(0) @binding(3) var<storage, read> weight_quads: array<vec4<u32>>;
-@group(0) @binding(4) var<uniform> params: Params;
+// NORMED_INPUT: the norm's weight, one per value of x (a uniform block where x is one). The
+// launcher binds it after the weights' quads, so the uniform parameters come after it; otherwise
+// it is unused (and absent from the pipeline's layout).
+const NORM_WEIGHT_BINDING = select(5u, 4u, NORMED_INPUT);
+const PARAMS_BINDING = select(4u, 5u, NORMED_INPUT);
+@group(0) @binding(NORM_WEIGHT_BINDING) var<storage, read> norm_weight: array<vec4<f32>>;
+@group(0) @binding(PARAMS_BINDING) var<uniform> params: Params;
 
 var<workgroup> partial: array<f32, WG_SIZE>;
 
@@ -158,6 +179,21 @@ fn place(linear: u32, li: u32) -> Place {
 // rows of x past M repeat the last one, and their sums are not stored.
 var<private> acc: array<f32, TOKENS * ROWS_PER_THREAD>;
 
+// Values 4i .. 4i+3 of x. NORMED_INPUT replaces this and `norm_scale` by normed_input.wgsl's,
+// so that norm_weight is in no other variant's bindings (a variable referenced in a branch that
+// never runs still is).
+fn input(i: u32) -> vec4<f32> {
+    return x[i];
+}
+
+// NORMED_INPUT: Σ x² over the values of x that `input` has returned.
+var<private> input_squares: f32;
+
+// NORMED_INPUT: 1 / rms(x), from the values of x that `input` has returned.
+fn norm_scale() -> f32 {
+    return 1.0;
+}
+
 // Decode in f32 for the formats whose units are summed (SUMMED_UNITS in quant_blocks.wgsl): each
 // row's unit sums its quant fields times x, then scales that sum once and adds its offset times Σ x.
 const SUMMED_DECODE = TOKENS == 1u && SUMMED_UNITS && SCALE_SUMS;
@@ -201,8 +237,8 @@ fn add_q4k_block(row: ptr<function, array<u32, ROWS_PER_THREAD>>, x_start: u32, 
         var low_x_sum = 0.0;
         var high_x_sum = 0.0;
         for (var k = 0u; k < 8u; k++) { // unroll
-            let x_low = x[xi + k];
-            let x_high = x[xi + 8u + k];
+            let x_low = input(xi + k);
+            let x_high = input(xi + 8u + k);
             low_x_sum += dot(x_low, vec4<f32>(1.0));
             high_x_sum += dot(x_high, vec4<f32>(1.0));
             for (var r = 0u; r < ROWS_PER_THREAD; r++) { // unroll
@@ -266,10 +302,10 @@ fn products(at: Place) {
                 // (8 iterations, the 4-bit formats' last 4 empty: the unroller needs a literal.)
                 for (var k = 0u; k < 8u; k++) { // unroll
                     if (k < UNIT_QUANT_WORDS) {
-                        let x_low = x[xi + k];
+                        let x_low = input(xi + k);
                         var x_high = x_low;
                         if (FOUR_QUANT_WORDS) {
-                            x_high = x[xi + k + 4u];
+                            x_high = input(xi + k + 4u);
                         }
                         if (UNIT_OFFSET) {
                             x_sum += dot(x_low, vec4<f32>(1.0));
@@ -294,7 +330,7 @@ fn products(at: Place) {
                     // free of the token loop. Each x load serves ROWS_PER_THREAD rows: on a CPU
                     // adapter, where a load costs about as much per value as decoding one, x's
                     // loads would otherwise outnumber W's.
-                    let xv = vec4<real>(x[xi + j]);
+                    let xv = vec4<real>(input(xi + j));
                     for (var r = 0u; r < ROWS_PER_THREAD; r++) { // unroll
                         acc[r] += f32(dot(values(u[r], lo[r], hi[r % HI_QUAD_ROWS], j), xv));
                     }
@@ -334,7 +370,12 @@ fn weight_row(first: u32, r: u32) -> u32 {
 // y[token, out_offset + row], for rows and tokens that exist.
 fn store(token: u32, row: u32, value: f32) {
     if (row < output_rows() && token < params.m) {
-        y[token * params.out_stride + params.out_offset + row] = value;
+        let i = token * params.out_stride + params.out_offset + row;
+        if (RESIDUAL_OUTPUT) {
+            y[i] += value;
+        } else {
+            y[i] = value;
+        }
     }
 }
 
@@ -375,6 +416,12 @@ fn main_whole_rows(
 ) {
     let at = place(wg.x + wg.y * groups.x, li);
     products(at);
+    if (NORMED_INPUT) {
+        let scale = norm_scale();
+        for (var r = 0u; r < ROWS_PER_THREAD; r++) { // unroll
+            acc[r] *= scale;
+        }
+    }
     for (var t = 0u; t < TOKENS; t++) { // unroll
         for (var r = 0u; r < ROWS_PER_THREAD; r++) { // unroll
             let i = t * ROWS_PER_THREAD + r;

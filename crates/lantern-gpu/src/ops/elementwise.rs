@@ -1,5 +1,6 @@
 //! Launcher for `kernels/activation.wgsl`: the feed-forward activation of a decoder layer, gated
-//! or plain. (The residual add is fused into [`add_rms_norm`](crate::ops::add_rms_norm).)
+//! or plain. (The residual add is fused into the products' stores, [`crate::ops::Product::add_into`],
+//! or with a post-norm into [`add_rms_norm`](crate::ops::add_rms_norm).)
 
 use crate::batch::Batch;
 use crate::error::Result;

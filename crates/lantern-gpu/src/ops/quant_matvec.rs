@@ -5,11 +5,15 @@ use crate::batch::Batch;
 use crate::device::Gpu;
 use crate::error::{GpuError, Result};
 use crate::kernel::{KernelSource, Precision};
-use crate::ops::{Activation, dim_u32, gated_activation_stacked};
+use crate::ops::{Activation, RmsNorm, dim_u32, gated_activation_stacked, rms_norm};
+use crate::pool::Binding;
 use crate::quant::{QuantMatrix, UNIT_LEN, WeightStorage, quant_kernel_source};
 use crate::tensor::Tensor;
 
 pub const KERNEL: KernelSource = quant_kernel_source!("quant_matvec" after "activation_fns");
+
+/// The kernel's reads of a normed input ([`Product::normed`]), in place of its plain ones.
+const NORMED_INPUT_FUNCTIONS: &str = include_str!("../kernels/normed_input.wgsl");
 
 /// How `quant_matvec.wgsl` spreads rows over a workgroup.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -83,11 +87,7 @@ impl MatvecShape {
 
     /// The shape for W·x on `gpu`: [`MatvecShape::for_matrix`] with x's rows (one for `[cols]`).
     fn for_product(w: &QuantMatrix, x: &Tensor, gpu: &Gpu) -> MatvecShape {
-        let m = match *x.shape() {
-            [m, _] => m,
-            _ => 1,
-        };
-        MatvecShape::for_matrix(w.cols() / UNIT_LEN, m, gpu)
+        MatvecShape::for_matrix(w.cols() / UNIT_LEN, rows_of(x), gpu)
     }
 
     fn check(&self, limits: &wgpu::Limits) -> Result<()> {
@@ -132,33 +132,18 @@ const WHOLE_ROWS_ENTRY_POINT: &str = "main_whole_rows";
 /// Records y = W·x computed in `precision` (f32 accumulation either way); `x` is `[cols]` or
 /// `[m, cols]`, y (from the pool) is `[rows]` or `[m, rows]` (for m > 1, the same as
 /// `quant_matmul`, which ran slower on both CPU adapters and an H200: see the model's `linear`).
+/// [`Product`] has the variants (a shape of one's own, a normed input, a gated output, the
+/// residual stream updated in place).
 pub fn quant_matvec(
     batch: &mut Batch<'_>,
     w: &QuantMatrix,
     x: &Tensor,
     precision: Precision,
 ) -> Result<Tensor> {
-    let shape = MatvecShape::for_product(w, x, batch.gpu());
-    quant_matvec_shaped(batch, w, x, shape, precision)
+    Product::new(w, x).precision(precision).record(batch)
 }
 
-pub fn quant_matvec_shaped(
-    batch: &mut Batch<'_>,
-    w: &QuantMatrix,
-    x: &Tensor,
-    shape: MatvecShape,
-    precision: Precision,
-) -> Result<Tensor> {
-    record(batch, w, x, shape, precision, None)
-}
-
-/// Records act(gate) · up for a stacked gate/up matrix `w` (rows `0 .. n` the gate projection's,
-/// `n .. 2n` the up projection's): `[n]` or `[m, n]`, as [`quant_matvec`] followed by
-/// [`gated_activation_stacked`]. Where the adapter takes whole rows per invocation (CPU adapters)
-/// and `w` is one part, the product's invocations apply the activation themselves, each taking
-/// gate rows and the up rows of the same outputs: one dispatch fewer per feed-forward block,
-/// which on lavapipe is most of the activation's cost (a dispatch there costs tens of µs, the
-/// activation of a few thousand values less).
+/// Records act(gate) · up for a stacked gate/up matrix `w`: [`Product::gated`].
 pub fn gated_quant_matvec(
     batch: &mut Batch<'_>,
     w: &QuantMatrix,
@@ -166,58 +151,202 @@ pub fn gated_quant_matvec(
     activation: Activation,
     precision: Precision,
 ) -> Result<Tensor> {
-    let shape = MatvecShape::for_product(w, x, batch.gpu());
-    gated_quant_matvec_shaped(batch, w, x, shape, activation, precision)
+    Product::new(w, x)
+        .gated(activation)
+        .precision(precision)
+        .record(batch)
 }
 
-/// [`gated_quant_matvec`] in `shape` (tests force the unfused path with `threads_per_row` > 1).
-pub fn gated_quant_matvec_shaped(
-    batch: &mut Batch<'_>,
-    w: &QuantMatrix,
-    x: &Tensor,
-    shape: MatvecShape,
-    activation: Activation,
+/// One product of `quant_matvec.wgsl` and what it fuses: W·x, or with [`Product::normed`]
+/// W·RMSNorm(x), with [`Product::gated`] act(gate)·up of a stacked gate/up matrix, recorded as a
+/// new tensor ([`Product::record`]) or added into the residual stream ([`Product::add_into`]).
+/// What the adapter's shape cannot fuse is recorded as separate kernels, with the same result.
+#[derive(Clone, Copy)]
+pub struct Product<'a> {
+    w: &'a QuantMatrix,
+    x: &'a Tensor,
+    shape: Option<MatvecShape>,
     precision: Precision,
-) -> Result<Tensor> {
-    if !w.rows().is_multiple_of(2) {
-        return Err(GpuError::Shape(format!(
-            "{}: {} has {} rows, which do not split into gate and up halves",
-            KERNEL.name,
-            w.name(),
-            w.rows()
-        )));
+    gated: Option<Activation>,
+    norm: Option<(&'a Tensor, RmsNorm)>,
+}
+
+/// What one dispatch of the kernel fuses (see [`Product`]).
+#[derive(Clone, Copy)]
+struct Fusion<'a> {
+    gated: Option<Activation>,
+    norm: Option<(&'a Tensor, RmsNorm)>,
+    residual: Option<&'a Tensor>,
+}
+
+impl<'a> Product<'a> {
+    /// W·x in f32, in the adapter's shape ([`MatvecShape::for_matrix`]).
+    pub fn new(w: &'a QuantMatrix, x: &'a Tensor) -> Self {
+        Product {
+            w,
+            x,
+            shape: None,
+            precision: Precision::F32,
+            gated: None,
+            norm: None,
+        }
     }
-    let fused = shape.threads_per_row == 1
-        && shape.rows_per_thread.is_multiple_of(2)
-        && w.parts().len() == 1;
-    if fused {
-        return record(batch, w, x, shape, precision, Some(activation));
+
+    pub fn precision(mut self, precision: Precision) -> Self {
+        self.precision = precision;
+        self
     }
-    // The activation kernel takes rows of gate and up halves: one x vector is one such row.
-    let one_vector = matches!(x.shape(), [_]);
-    let gate_up = record(batch, w, x, shape, precision, None)?;
-    let gate_up = if one_vector {
-        gate_up.reshape(&[1, w.rows()])?
-    } else {
-        gate_up
-    };
-    let out = gated_activation_stacked(batch, &gate_up, activation)?;
-    if one_vector {
-        Ok(out.reshape(&[w.rows() / 2])?)
-    } else {
-        Ok(out)
+
+    /// Runs in `shape` rather than the adapter's (tests and measurements); `None` is the
+    /// adapter's ([`MatvecShape::for_matrix`]).
+    pub fn shape(mut self, shape: Option<MatvecShape>) -> Self {
+        self.shape = shape;
+        self
+    }
+
+    /// act(gate) · up for a stacked gate/up matrix `w` (rows `0 .. n` the gate projection's,
+    /// `n .. 2n` the up projection's): `[n]` or `[m, n]`, as the product followed by
+    /// [`gated_activation_stacked`]. Where the shape takes whole rows per invocation (CPU
+    /// adapters) and `w` is one part, the product's invocations apply the activation themselves,
+    /// each taking gate rows and the up rows of the same outputs: one dispatch fewer per
+    /// feed-forward block, which on lavapipe is most of the activation's cost (a dispatch there
+    /// costs tens of µs, the activation of a few thousand values less).
+    pub fn gated(mut self, activation: Activation) -> Self {
+        self.gated = Some(activation);
+        self
+    }
+
+    /// Multiplies RMSNorm(x) ⊙ (`weight` + offset) rather than x. In decode with whole rows per
+    /// invocation (CPU adapters), the product's invocations normalise x themselves (each loads
+    /// all of x: it sums x² on the way and scales its sums once), saving the norm's dispatch;
+    /// elsewhere the norm is a kernel of its own before the product.
+    pub fn normed(mut self, weight: &'a Tensor, norm: RmsNorm) -> Self {
+        self.norm = Some((weight, norm));
+        self
+    }
+
+    /// Whether the product's own invocations normalise a [`Product::normed`] input on `gpu`,
+    /// rather than a norm kernel before it (which a caller with several products of the same
+    /// input would rather record once).
+    pub fn normalises_input(&self, gpu: &Gpu) -> bool {
+        let shape = self.shape_on(gpu);
+        shape.threads_per_row == 1 && shape.tokens == 1 && rows_of(self.x) == 1
+    }
+
+    /// Records the product into a new tensor: `[rows]` or `[m, rows]` (`[rows / 2]` or
+    /// `[m, rows / 2]` gated).
+    pub fn record(self, batch: &mut Batch<'_>) -> Result<Tensor> {
+        Ok(self
+            .record_fused(batch, None)?
+            .expect("a product not added into a residual has an output"))
+    }
+
+    /// Records `residual += the product` (the residual stream, updated in place by the product's
+    /// store: no add kernel). Not gated (no model adds a gated product to its residual).
+    pub fn add_into(self, batch: &mut Batch<'_>, residual: &Tensor) -> Result<()> {
+        if self.gated.is_some() {
+            return Err(GpuError::Shape(format!(
+                "{}: a gated product of {} cannot be added into a residual",
+                KERNEL.name,
+                self.w.name()
+            )));
+        }
+        self.record_fused(batch, Some(residual)).map(|_| ())
+    }
+
+    fn shape_on(&self, gpu: &Gpu) -> MatvecShape {
+        self.shape
+            .unwrap_or_else(|| MatvecShape::for_product(self.w, self.x, gpu))
+    }
+
+    /// Records the product, added into `residual` when given (then returning no tensor),
+    /// fusing what the shape allows and recording the rest as kernels of their own.
+    fn record_fused(
+        self,
+        batch: &mut Batch<'_>,
+        residual: Option<&'a Tensor>,
+    ) -> Result<Option<Tensor>> {
+        let gpu = batch.gpu();
+        let shape = self.shape_on(gpu);
+        let normed;
+        let (x, norm) = match self.norm {
+            Some((weight, norm)) if !self.normalises_input(gpu) => {
+                normed = rms_norm(batch, self.x, weight, norm)?;
+                (&normed, None)
+            }
+            norm => (self.x, norm),
+        };
+        let Some(activation) = self.gated else {
+            let fusion = Fusion {
+                gated: None,
+                norm,
+                residual,
+            };
+            return record(batch, self.w, x, shape, self.precision, fusion);
+        };
+        let w = self.w;
+        if !w.rows().is_multiple_of(2) {
+            return Err(GpuError::Shape(format!(
+                "{}: {} has {} rows, which do not split into gate and up halves",
+                KERNEL.name,
+                w.name(),
+                w.rows()
+            )));
+        }
+        let fusion = Fusion {
+            gated: Some(activation),
+            norm,
+            residual: None,
+        };
+        if shape.threads_per_row == 1
+            && shape.rows_per_thread.is_multiple_of(2)
+            && w.parts().len() == 1
+        {
+            return record(batch, w, x, shape, self.precision, fusion);
+        }
+        // The activation kernel takes rows of gate and up halves: one x vector is one such row.
+        let one_vector = matches!(x.shape(), [_]);
+        let fusion = Fusion {
+            gated: None,
+            ..fusion
+        };
+        let gate_up = record(batch, w, x, shape, self.precision, fusion)?
+            .expect("a product not added into a residual has an output");
+        let gate_up = if one_vector {
+            gate_up.reshape(&[1, w.rows()])?
+        } else {
+            gate_up
+        };
+        let out = gated_activation_stacked(batch, &gate_up, activation)?;
+        let out = if one_vector {
+            out.reshape(&[w.rows() / 2])?
+        } else {
+            out
+        };
+        Ok(Some(out))
     }
 }
 
-/// Records the product, written as act(gate) · up when `gated` (see [`gated_quant_matvec`]).
+/// Rows of x in a product: m for `[m, cols]`, 1 for `[cols]`.
+fn rows_of(x: &Tensor) -> usize {
+    match *x.shape() {
+        [m, _] => m,
+        _ => 1,
+    }
+}
+
+/// Records one dispatch per part of the product with what `fusion` asks of the kernel: returns
+/// y, or nothing when it was added into `fusion.residual`. The caller has checked that the
+/// shape can fuse it (see [`Product::record_fused`]).
 fn record(
     batch: &mut Batch<'_>,
     w: &QuantMatrix,
     x: &Tensor,
     shape: MatvecShape,
     precision: Precision,
-    gated: Option<Activation>,
-) -> Result<Tensor> {
+    fusion: Fusion<'_>,
+) -> Result<Option<Tensor>> {
+    let gated = fusion.gated;
     let op = KERNEL.name;
     // Gated, a pair of gate and up rows gives one output (and the matrix is one part: the
     // caller's condition), so each invocation writes half as many outputs as it has rows.
@@ -239,9 +368,41 @@ fn record(
     let gpu = batch.gpu();
     shape.check(gpu.limits())?;
     gpu.check_precision(&format!("{op} in f16"), precision)?;
-    let y = gpu.empty("quant_matvec output", &out_shape)?;
+    if let Some((weight, _)) = fusion.norm {
+        if weight.shape() != [w.cols()] {
+            return Err(GpuError::Shape(format!(
+                "{op}: {} takes {} values, so its input's norm weight must be [{}], got {:?}",
+                w.name(),
+                w.cols(),
+                w.cols(),
+                weight.shape()
+            )));
+        }
+        if shape.threads_per_row != 1 || shape.tokens != 1 || m != 1 {
+            return Err(GpuError::Shape(format!(
+                "{op}: a normed input is normalised by the product only in decode with whole \
+                 rows per invocation, not {m} rows of x in {shape:?}"
+            )));
+        }
+    }
+    let output = match fusion.residual {
+        Some(residual) if residual.shape() != out_shape.as_slice() => {
+            return Err(GpuError::Shape(format!(
+                "{op}: the product of {} is {out_shape:?}, so it cannot be added into a \
+                 residual of {:?}",
+                w.name(),
+                residual.shape()
+            )));
+        }
+        Some(_) => None,
+        None => Some(gpu.empty("quant_matvec output", &out_shape)?),
+    };
+    let y = fusion
+        .residual
+        .or(output.as_ref())
+        .expect("a product has a residual or an output of its own");
     if m == 0 {
-        return Ok(y);
+        return Ok(output);
     }
     let spec = w
         .specialization(&["weights", "weight_quads"])
@@ -257,27 +418,38 @@ fn record(
         )
         .bool("SCALE_SUMS", precision == Precision::F32)
         .bool("GATED_OUTPUT", gated.is_some())
-        .u32("ACTIVATION", gated.map_or(0, Activation::code));
+        .u32("ACTIVATION", gated.map_or(0, Activation::code))
+        .bool("NORMED_INPUT", fusion.norm.is_some())
+        .bool("RESIDUAL_OUTPUT", fusion.residual.is_some());
+    let spec = match fusion.norm {
+        Some((_, norm)) => spec
+            .f32("NORM_WEIGHT_OFFSET", norm.weight_offset)
+            .replace_functions(NORMED_INPUT_FUNCTIONS),
+        None => spec,
+    };
     let spec = if shape.threads_per_row == 1 {
         spec.entry_point(WHOLE_ROWS_ENTRY_POINT)
     } else {
         spec
     };
-    // Decode with whole rows per invocation reads x as a uniform block where the adapter gains
-    // from it and x fits one (`Gpu::uniform_shared_vectors`).
+    // Decode with whole rows per invocation reads x (and its norm's weight) as a uniform block
+    // where the adapter gains from it and x fits one (`Gpu::uniform_shared_vectors`).
     let x_bytes = (w.cols() * 4) as u64;
     let spec = if shape.threads_per_row == 1
         && m == 1
         && gpu.uniform_shared_vectors()
         && x_bytes <= gpu.limits().max_uniform_buffer_binding_size
     {
-        spec.declare(
-            "x",
-            format!("var<uniform> x: array<vec4<f32>, {}>", w.cols() / 4),
-        )
+        let vec4s = w.cols() / 4;
+        spec.declare("x", format!("var<uniform> x: array<vec4<f32>, {vec4s}>"))
+            .declare(
+                "norm_weight",
+                format!("var<uniform> norm_weight: array<vec4<f32>, {vec4s}>"),
+            )
     } else {
         spec
     };
+    let eps = fusion.norm.map_or(0.0, |(_, norm)| norm.eps);
     let token_groups = m.div_ceil(shape.tokens as usize);
     for part in w.parts() {
         let outputs_per_group =
@@ -291,17 +463,25 @@ fn record(
             dim_u32(op, "tokens", m)?,
             dim_u32(op, "all rows", outputs)?,
             dim_u32(op, "row groups", row_groups)?,
+            eps.to_bits(),
             0, // padding: uniform blocks are 16-byte multiples
+            0,
+            0,
         ];
         let workgroups = (row_groups * token_groups) as u64;
+        // The weights twice: as words and as 16-byte quads (see the kernel); then the norm's
+        // weight where the input is normed, which moves the uniform parameters one binding on.
+        let mut buffers: Vec<&dyn Binding> = vec![part, x.buffer(), y.buffer(), part];
+        if let Some((weight, _)) = fusion.norm {
+            buffers.push(weight.buffer());
+        }
         batch.dispatch(
             &KERNEL,
             &spec,
-            // The weights twice: as words and as 16-byte quads (see the kernel).
-            &[part, x.buffer(), y.buffer(), part],
+            &buffers,
             bytemuck::cast_slice(&params),
             gpu.grid(op, workgroups)?,
         )?;
     }
-    Ok(y)
+    Ok(output)
 }

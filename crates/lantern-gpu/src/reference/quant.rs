@@ -138,13 +138,26 @@ pub fn compare_gated_matmul_wt(
     gpu: &[f32],
     x: &[f32],
     w: &[f32],
+    dims: (usize, usize, usize),
+    activation: crate::ops::Activation,
+) -> Comparison {
+    compare_gated_matmul_wt_of_inexact_x(gpu, x, 0.0, w, dims, activation)
+}
+
+/// [`compare_gated_matmul_wt`] where the GPU's x may differ from `x` by `x_error` relatively
+/// (a normed input: see [`normed_input`]).
+fn compare_gated_matmul_wt_of_inexact_x(
+    gpu: &[f32],
+    x: &[f32],
+    x_error: f64,
+    w: &[f32],
     (m, k, n): (usize, usize, usize),
     activation: crate::ops::Activation,
 ) -> Comparison {
     use crate::reference::transformer::{activation as act, activation_error_bound};
     let wt = transpose(w, n, k);
     let y = crate::reference::matmul(x, &wt, m, k, n);
-    let y_bound = crate::reference::matmul_error_bound(x, &wt, m, k, n);
+    let y_bound = inexact_x_bound(x, &wt, x_error, (m, k, n));
     let half = n / 2;
     // Each row of Y (or of its bound) split into its gate and up halves.
     let halves = |v: &[f32]| -> (Vec<f32>, Vec<f32>) {
@@ -162,6 +175,94 @@ pub fn compare_gated_matmul_wt(
         let through_gate = ACTIVATION_SLOPE * e_g * (f64::from(up[i]).abs() + e_u);
         let through_up = f64::from(gate_act[i]).abs() * e_u;
         (through_gate + through_up) as f32 + activation_bound[i] + f32::MIN_POSITIVE
+    })
+}
+
+/// The f32 bound of each element of X·Wᵀ ([`crate::reference::matmul_error_bound`]: γ_k·Σ|x·w|)
+/// where each x may also be off by `x_error` relatively: (γ_k + x_error)·Σ|x·w|.
+fn inexact_x_bound(
+    x: &[f32],
+    wt: &[f32],
+    x_error: f64,
+    (m, k, n): (usize, usize, usize),
+) -> Vec<f32> {
+    let u = f64::from(f32::EPSILON) / 2.0;
+    let gamma = (k as f64 * u) / (1.0 - k as f64 * u);
+    let scale = (1.0 + x_error / gamma) as f32;
+    let bound = crate::reference::matmul_error_bound(x, wt, m, k, n);
+    bound.into_iter().map(|b| b * scale).collect()
+}
+
+/// The input of a product of a normed x ([`crate::ops::Product::normed`]): each row of `x`
+/// through the f64 RMSNorm, rounded to f32, and how far relatively the GPU's may be from it.
+///
+/// Tolerance: the norm kernel's own bound ([`rms_norm_relative_bound`]), which covers the fused
+/// path's too (it sums the same squares, and scales each product's sum once rather than each
+/// value: one rounding moved, not added), plus 2 ulp for the fused path's rounding of
+/// `x · (weight + offset)` before the product and of the sum times the scale after it.
+///
+/// [`rms_norm_relative_bound`]: crate::reference::transformer::rms_norm_relative_bound
+pub fn normed_input(x: &[f32], weight: &[f32], norm: crate::ops::RmsNorm) -> (Vec<f32>, f64) {
+    use crate::reference::transformer::{rms_norm, rms_norm_relative_bound};
+    let normed = rms_norm(x, weight, norm.eps, norm.weight_offset);
+    let u = f64::from(f32::EPSILON) / 2.0;
+    (
+        normed,
+        f64::from(rms_norm_relative_bound(weight.len())) + 2.0 * u,
+    )
+}
+
+/// Compares a GPU product of a normed x ([`crate::ops::Product::normed`], `gated` or not) with
+/// the f64 reference: the product's bound ([`compare_matmul_wt`], [`compare_gated_matmul_wt`])
+/// with each value of x off by [`normed_input`]'s relative error.
+pub fn compare_normed_matmul_wt(
+    gpu: &[f32],
+    x: &[f32],
+    norm_weight: &[f32],
+    norm: crate::ops::RmsNorm,
+    w: &[f32],
+    (m, k, n): (usize, usize, usize),
+    gated: Option<crate::ops::Activation>,
+) -> Comparison {
+    let (normed, x_error) = normed_input(x, norm_weight, norm);
+    if let Some(activation) = gated {
+        return compare_gated_matmul_wt_of_inexact_x(
+            gpu,
+            &normed,
+            x_error,
+            w,
+            (m, k, n),
+            activation,
+        );
+    }
+    let wt = transpose(w, n, k);
+    let reference = crate::reference::matmul(&normed, &wt, m, k, n);
+    let bound = inexact_x_bound(&normed, &wt, x_error, (m, k, n));
+    compare(gpu, &reference, |i, r| {
+        bound[i] + r.abs() * f32::EPSILON + f32::MIN_POSITIVE
+    })
+}
+
+/// Compares a GPU `residual + X·Wᵀ` ([`crate::ops::Product::add_into`]) with the f64 reference:
+/// the product's bound ([`compare_matmul_wt`]) plus the f32 addition's rounding, half an ulp of
+/// the sum, and half an ulp for rounding the reference.
+pub fn compare_added_matmul_wt(
+    gpu: &[f32],
+    residual: &[f32],
+    x: &[f32],
+    w: &[f32],
+    (m, k, n): (usize, usize, usize),
+) -> Comparison {
+    let wt = transpose(w, n, k);
+    let y = crate::reference::matmul(x, &wt, m, k, n);
+    let bound = crate::reference::matmul_error_bound(x, &wt, m, k, n);
+    let reference: Vec<f32> = residual
+        .iter()
+        .zip(&y)
+        .map(|(&r, &y)| (f64::from(r) + f64::from(y)) as f32)
+        .collect();
+    compare(gpu, &reference, |i, r| {
+        bound[i] + r.abs() * f32::EPSILON + f32::MIN_POSITIVE
     })
 }
 

@@ -13,7 +13,8 @@ use lantern_core::config::{
     RopeStyle as ConfigRopeStyle,
 };
 use lantern_gpu::ops::{
-    self, Activation, AttentionParams, HeadTransform, Heads, KvCache, RmsNorm, Rope, RopeStyle,
+    self, Activation, AttentionParams, HeadTransform, Heads, KvCache, Product, RmsNorm, Rope,
+    RopeStyle,
 };
 use lantern_gpu::quant::QuantMatrix;
 use lantern_gpu::{Batch, Precision, Tensor};
@@ -119,6 +120,74 @@ fn linear(batch: &mut Batch<'_>, plan: &Plan, x: &Tensor, w: &QuantMatrix) -> Re
     Ok(ops::quant_matvec(batch, w, x, plan.precision)?)
 }
 
+/// What a block's products multiply: the residual stream through the block's pre-norm.
+enum BlockInput<'a> {
+    /// Normed already: by a norm kernel, or by one fused with the residual add (post-norms).
+    Normed(Tensor),
+    /// The residual stream `x`, which the products norm by `weight` themselves as they read it
+    /// (decode on CPU adapters: [`Product::normed`]), saving the norm's dispatch.
+    Normalising { x: &'a Tensor, weight: &'a Tensor },
+}
+
+impl<'a> BlockInput<'a> {
+    /// The residual stream `x` through the norm `weight`, for products like `w`: normed by the
+    /// products where they can, else by one norm kernel for all of them.
+    fn new(
+        b: &mut Batch<'_>,
+        plan: &Plan,
+        x: &'a Tensor,
+        weight: &'a Tensor,
+        w: &QuantMatrix,
+    ) -> Result<Self> {
+        if Product::new(w, x)
+            .normed(weight, plan.norm)
+            .normalises_input(b.gpu())
+        {
+            Ok(BlockInput::Normalising { x, weight })
+        } else {
+            Ok(BlockInput::Normed(ops::rms_norm(b, x, weight, plan.norm)?))
+        }
+    }
+
+    /// The product of `w` with this input, in the plan's precision.
+    fn product<'p>(&'p self, plan: &Plan, w: &'p QuantMatrix) -> Product<'p> {
+        let product = match self {
+            BlockInput::Normed(h) => Product::new(w, h),
+            BlockInput::Normalising { x, weight } => Product::new(w, x).normed(weight, plan.norm),
+        };
+        product.precision(plan.precision)
+    }
+}
+
+/// After a block, the residual stream `x` += `w`·`inner`, and the next block's input through
+/// the norm of `next`: the add in the product's store, unless the block post-norms its output
+/// (`post`, Gemma 3), whose add is fused with the next pre-norm instead. `next` is the next
+/// norm's weight and, if the next block's products may norm their input themselves, one of
+/// their matrices.
+fn add_block_output<'a>(
+    b: &mut Batch<'_>,
+    plan: &Plan,
+    x: &'a Tensor,
+    (w, inner): (&QuantMatrix, &Tensor),
+    post: Option<&Tensor>,
+    (next_norm, next): (&'a Tensor, Option<&QuantMatrix>),
+) -> Result<BlockInput<'a>> {
+    if post.is_some() {
+        let out = linear(b, plan, inner, w)?;
+        let h = ops::add_rms_norm(b, x, &out, post, next_norm, plan.norm)?;
+        return Ok(BlockInput::Normed(h));
+    }
+    Product::new(w, inner)
+        .precision(plan.precision)
+        .add_into(b, x)?;
+    match next {
+        Some(next) => BlockInput::new(b, plan, x, next_norm, next),
+        None => Ok(BlockInput::Normed(ops::rms_norm(
+            b, x, next_norm, plan.norm,
+        )?)),
+    }
+}
+
 /// The `count` heads that start `first` values into the concatenated rows of `products` (the
 /// outputs of a layer's stacked q, k and v matrices, in row order).
 fn heads_at(products: &[Tensor], first: usize, count: usize) -> Heads<'_> {
@@ -157,16 +226,17 @@ pub(super) fn record(
     // The residual stream, [T, hidden], updated in place by each block.
     let x = ops::embedding(b, &weights.embedding, &ids, plan.embedding_scale)?;
     b.hold(ids);
-    let mut h = ops::rms_norm(b, &x, &weights.layers[0].attn_norm, plan.norm)?;
+    let first = &weights.layers[0];
+    let mut input = BlockInput::new(b, plan, &x, &first.attn_norm, &first.qkv[0])?;
 
     for (l, (layer, lp)) in weights.layers.iter().zip(&plan.layers).enumerate() {
-        // Attention block: h is the normalised residual. The q, k and v products (stacked
-        // where alike) leave their heads side by side in rows; one dispatch norms and ropes q
-        // and k where they lie, and appends k and v to the cache.
+        // Attention block. The q, k and v products (stacked where alike) leave their heads side
+        // by side in rows; one dispatch norms and ropes q and k where they lie, and appends k
+        // and v to the cache.
         let products = layer
             .qkv
             .iter()
-            .map(|m| linear(b, plan, &h, m))
+            .map(|m| Ok(input.product(plan, m).record(b)?))
             .collect::<Result<Vec<_>>>()?;
         let [q, k, v] = [(0, nh), (nh, nkv), (nh + nkv, nkv)]
             .map(|(first, count)| heads_at(&products, first * hd, count));
@@ -181,46 +251,52 @@ pub(super) fn record(
             .expect("queries were given");
         let attn =
             ops::attention(b, &q, &caches[l], start, &lp.attention)?.reshape(&[t, nh * hd])?;
-        let attn_out = linear(b, plan, &attn, &layer.o)?;
-        // x += attn_out (post-normed where the model has it), and the feed-forward block's
-        // pre-norm, in one pass.
         let post = layer.post_attn_norm.as_ref();
-        h = ops::add_rms_norm(b, &x, &attn_out, post, &layer.ffn_norm, plan.norm)?;
+        let ffn_first = match &layer.ffn {
+            FeedForward::Stacked(m) | FeedForward::Gated { up: m, .. } | FeedForward::Plain(m) => m,
+        };
+        let next = (&layer.ffn_norm, Some(ffn_first));
+        input = add_block_output(b, plan, &x, (&layer.o, &attn), post, next)?;
 
         let inner = match &layer.ffn {
-            FeedForward::Stacked(gate_up) => {
-                ops::gated_quant_matvec(b, gate_up, &h, plan.activation, plan.precision)?
-            }
+            FeedForward::Stacked(gate_up) => input
+                .product(plan, gate_up)
+                .gated(plan.activation)
+                .record(b)?,
             FeedForward::Gated { gate, up } => {
-                let up = linear(b, plan, &h, up)?;
-                let gate = linear(b, plan, &h, gate)?;
+                let up = input.product(plan, up).record(b)?;
+                let gate = input.product(plan, gate).record(b)?;
                 ops::gated_activation(b, &gate, &up, plan.activation)?
             }
             FeedForward::Plain(up) => {
-                let up = linear(b, plan, &h, up)?;
+                let up = input.product(plan, up).record(b)?;
                 ops::activation(b, &up, plan.activation)?
             }
         };
-        let ffn_out = linear(b, plan, &inner, &layer.down)?;
-        // x += ffn_out (post-normed where the model has it), fused with the next norm: the next
-        // layer's attention pre-norm, or after the last layer the output norm.
-        let next_norm = match weights.layers.get(l + 1) {
-            Some(next) => &next.attn_norm,
-            None => &weights.output_norm,
+        // The next norm: the next layer's attention pre-norm, or after the last layer the
+        // output norm, which a norm kernel applies (`None`): the output projection is the
+        // largest product, where normalising in the product cost more than the dispatch it saves
+        // (lavapipe, `examples/matvec_speed.rs --normed`, alternating runs: SmolLM2's Q8_0
+        // projection took 6.6–10.9 ms against 6.4–8.2, its Q4_1 1536×576 products 0.13–0.16 ms
+        // against 0.12–0.16, where a norm dispatch costs ~75 µs).
+        let next = match weights.layers.get(l + 1) {
+            Some(next) => (&next.attn_norm, Some(&next.qkv[0])),
+            None => (&weights.output_norm, None),
         };
         let post = layer.post_ffn_norm.as_ref();
-        h = ops::add_rms_norm(b, &x, &ffn_out, post, next_norm, plan.norm)?;
+        input = add_block_output(b, plan, &x, (&layer.down, &inner), post, next)?;
     }
 
     // Only the last token's logits are needed: project just its (normalised) row.
-    let last = if t == 1 {
-        h
-    } else {
-        let hidden = weights.embedding.cols();
-        let last = gpu.empty("last hidden state", &[1, hidden])?;
-        b.copy(&h, (t - 1) * hidden, &last, 0, hidden)?;
-        last
-    };
     let output = weights.output.as_ref().unwrap_or(&weights.embedding);
-    Ok(ops::quant_matvec(b, output, &last, plan.precision)?)
+    let input = match input {
+        BlockInput::Normed(h) if t > 1 => {
+            let hidden = weights.embedding.cols();
+            let last = gpu.empty("last hidden state", &[1, hidden])?;
+            b.copy(&h, (t - 1) * hidden, &last, 0, hidden)?;
+            BlockInput::Normed(last)
+        }
+        input => input,
+    };
+    Ok(input.product(plan, output).record(b)?)
 }
