@@ -178,7 +178,9 @@ test("a model's per-token work and the device's rooflines, as a benchmark sets s
   // Its Q4_1 matrices (20 bytes per 32 values) and Q8_0 output projection (34 per 32), repacked.
   const gguf = (30 * layer * 20) / 32 + (49152 * 576 * 34) / 32;
   assert.ok(info.decodeBytesPerToken >= gguf && info.decodeBytesPerToken <= 1.1 * gguf, `${info.decodeBytesPerToken}`);
-  assert.ok(info.decodeDispatches >= 30 * 8, `${info.decodeDispatches}`);
+  // At least 6 dispatches per layer (CPU adapters, whose products apply the norms and the
+  // activation; 9 on GPUs), and the embedding, output norm and output projection.
+  assert.ok(info.decodeDispatches >= 30 * 6 + 3, `${info.decodeDispatches}`);
   assert.ok(rooflines.bandwidthGbPerSecond > 0 && rooflines.matmulPeakGflops > 0, JSON.stringify(rooflines));
   assert.ok(rooflines.dispatchMicroseconds >= 0, JSON.stringify(rooflines));
   assert.ok(['Interleaved', 'Chunked'].includes(rooflines.probePattern), rooflines.probePattern);

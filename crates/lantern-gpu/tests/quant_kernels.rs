@@ -158,6 +158,11 @@ gpu_test!(matvec_over_rows_of_x_matches_reference, |gpu| {
     }
 });
 
+/// The shape of `m` rows of `n` values as the products take and give them: `[n]` for one.
+fn rows_of(m: usize, n: usize) -> Vec<usize> {
+    if m == 1 { vec![n] } else { vec![m, n] }
+}
+
 /// (outputs, blocks per row) of the stacked gate/up products: one output; output counts that are
 /// not multiples of the 4 a fused invocation writes; many blocks per row.
 const GATED_SHAPES: &[(usize, usize)] = &[(1, 1), (13, 2), (70, 3), (5, 20)];
@@ -179,7 +184,7 @@ async fn check_gated_matvec(
             let (gguf, w) = random_matrix(format, rows, cols, &mut rng);
             let x = rng.vec(m * cols, -1.0, 1.0);
             let matrix = QuantMatrix::upload(gpu, "gate_up", format, rows, cols, &gguf).unwrap();
-            let x_shape = if m == 1 { vec![cols] } else { vec![m, cols] };
+            let x_shape = rows_of(m, cols);
             let tx = gpu.upload("x", &x, &x_shape).unwrap();
             let mut batch = gpu.batch("gated quant_matvec test");
             let y = Product::new(&matrix, &tx)
@@ -187,12 +192,7 @@ async fn check_gated_matvec(
                 .gated(activation)
                 .record(&mut batch)
                 .unwrap();
-            let expected = if m == 1 {
-                vec![outputs]
-            } else {
-                vec![m, outputs]
-            };
-            assert_eq!(y.shape(), expected.as_slice());
+            assert_eq!(y.shape(), rows_of(m, outputs).as_slice());
             let out = batch.submit_and_read(&y).await.unwrap();
             let cmp = compare_gated_matmul_wt(&out, &x, &w, (m, cols, rows), activation);
             assert!(
@@ -272,7 +272,7 @@ async fn check_normed_matvec(
                 norm.weight_offset = 1.0;
             }
             let matrix = QuantMatrix::upload(gpu, "W", format, rows, cols, &gguf).unwrap();
-            let x_shape = if m == 1 { vec![cols] } else { vec![m, cols] };
+            let x_shape = rows_of(m, cols);
             let tx = gpu.upload("x", &x, &x_shape).unwrap();
             let tweight = gpu.upload("norm weight", &weight, &[cols]).unwrap();
             let mut batch = gpu.batch("normed quant_matvec test");
@@ -323,6 +323,135 @@ gpu_test!(normed_matvec_matches_reference, |gpu| {
     check_normed_matvec(&gpu, &[WeightFormat::Q8_0], None, 3, None, 65).await;
 });
 
+// A product that adds into the residual stream and readies it for the next norm
+// (`Product::add_into_weighing`), then products that take it (`Product::weighted`), plain and
+// gated, in the CPU adapters' decode shape on every adapter: the residual against residual + the
+// product, the weighted stream against the read-back residual times the norm's weights (the
+// same f32 operations, so to the ulp), the partial sums' total against Σ residual², and the
+// next products against RMSNorm of the read-back residual, then the product.
+gpu_test!(weighted_stream_matches_reference, |gpu| {
+    let mut rng = Rng::new(81);
+    let shape = Some(CPU_DECODE_SHAPE);
+    for (i, &(format, hidden, blocks, next_rows)) in [
+        (WeightFormat::Q4_1, 96, 3, 33),
+        (WeightFormat::Q8_0, 256, 2, 9),
+        (WeightFormat::Q4_K, 160, 1, 20),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let cols = blocks * format.block_len();
+        let (gguf, w) = random_matrix(format, hidden, cols, &mut rng);
+        let next_cols = hidden;
+        let next_format = WeightFormat::Q8_0;
+        let gated = (i % 2 == 1).then_some(Activation::Silu);
+        let next_rows = if gated.is_some() {
+            2 * next_rows
+        } else {
+            next_rows
+        };
+        // The next matrix (Q8_0) takes `hidden` values: whole blocks of 32, in rows the first
+        // product's workgroups of 128 do not divide (but 256).
+        let (next_gguf, next_w) = random_matrix(next_format, next_rows, next_cols, &mut rng);
+        let x = rng.vec(cols, -1.0, 1.0);
+        let residual = rng.vec(hidden, -4.0, 4.0);
+        let weight = rng.vec(hidden, 0.5, 1.5);
+        let mut norm = RmsNorm::new(1e-5);
+        norm.weight_offset = if i == 2 { 1.0 } else { 0.0 };
+        let matrix = QuantMatrix::upload(&gpu, "W", format, hidden, cols, &gguf).unwrap();
+        let next = QuantMatrix::upload(&gpu, "next", next_format, next_rows, next_cols, &next_gguf)
+            .unwrap();
+        let tx = gpu.upload("x", &x, &[cols]).unwrap();
+        let tresidual = gpu.upload("residual", &residual, &[hidden]).unwrap();
+        let tweight = gpu.upload("norm weight", &weight, &[hidden]).unwrap();
+        let mut batch = gpu.batch("weighted stream test");
+        let product = Product::new(&matrix, &tx).shape(shape);
+        assert!(product.weighs_output(&gpu));
+        let stream = product
+            .add_into_weighing(&mut batch, &tresidual, &tweight, norm)
+            .unwrap();
+        let mut next_product = Product::new(&next, &stream.weighted)
+            .shape(shape)
+            .weighted(&stream.square_sums, norm);
+        if let Some(activation) = gated {
+            next_product = next_product.gated(activation);
+        }
+        let y = next_product.record(&mut batch).unwrap();
+        let out = batch.submit_and_read(&y).await.unwrap();
+        let new_residual = gpu.read(&tresidual).await.unwrap();
+        let weighted = gpu.read(&stream.weighted).await.unwrap();
+        let sums = gpu.read(&stream.square_sums).await.unwrap();
+        let what = format!("{format} {hidden}x{cols}, then {next_rows} rows, {norm:?}, {gated:?}");
+
+        let cmp = compare_added_matmul_wt(&new_residual, &residual, &x, &w, (1, cols, hidden));
+        assert!(cmp.passed, "{what}: residual {cmp:?}");
+        for (j, (&got, &r)) in weighted.iter().zip(&new_residual).enumerate() {
+            let expected = r * (weight[j] + norm.weight_offset);
+            assert!(
+                (got - expected).abs() <= expected.abs() * f32::EPSILON,
+                "{what}: weighted value {j} is {got}, expected {expected}"
+            );
+        }
+        let total: f64 = sums.iter().map(|&s| f64::from(s)).sum();
+        let squares: f64 = new_residual
+            .iter()
+            .map(|&r| f64::from(r) * f64::from(r))
+            .sum();
+        assert!(
+            (total - squares).abs() <= squares * 1e-5,
+            "{what}: partial sums of squares total {total}, expected {squares}"
+        );
+        let (m, k, n) = (1, next_cols, next_rows);
+        let cmp = compare_normed_matmul_wt(
+            &out,
+            &new_residual,
+            &weight,
+            norm,
+            &next_w,
+            (m, k, n),
+            gated,
+        );
+        assert!(cmp.passed, "{what}: next product {cmp:?}");
+    }
+});
+
+// A weighted input where the product cannot normalise it, and a product that cannot ready its
+// output (several invocations per row), are refused with the reason.
+gpu_test!(
+    weighted_products_out_of_their_shape_are_clear_errors,
+    |gpu| {
+        let mut rng = Rng::new(82);
+        let (gguf, _) = random_matrix(WeightFormat::Q8_0, 32, 64, &mut rng);
+        let matrix = QuantMatrix::upload(&gpu, "W", WeightFormat::Q8_0, 32, 64, &gguf).unwrap();
+        let tx = gpu.upload("x", &[0.5; 64], &[64]).unwrap();
+        let residual = gpu.upload("residual", &[0.0; 32], &[32]).unwrap();
+        let weight = gpu.upload("norm weight", &[1.0; 32], &[32]).unwrap();
+        let sums = gpu.upload("square sums", &[1.0; 16], &[16]).unwrap();
+        let gpu_shape = Some(MatvecShape {
+            threads_per_row: 4,
+            rows_per_workgroup: 16,
+            rows_per_thread: 1,
+            tokens: 1,
+        });
+        let mut batch = gpu.batch("weighted product errors");
+        let product = Product::new(&matrix, &tx).shape(gpu_shape);
+        assert!(!product.weighs_output(&gpu));
+        let Err(err) =
+            product.add_into_weighing(&mut batch, &residual, &weight, RmsNorm::new(1e-5))
+        else {
+            panic!("a product with several invocations per row readied its output");
+        };
+        assert!(err.to_string().contains("whole rows"), "{err}");
+        let Err(err) = product
+            .weighted(&sums, RmsNorm::new(1e-5))
+            .record(&mut batch)
+        else {
+            panic!("a product with several invocations per row took a weighted input");
+        };
+        assert!(err.to_string().contains("weighted input"), "{err}");
+    }
+);
+
 /// `residual += W·x` (`Product::add_into`) in each of `formats` over `m` rows of x, in `shape`.
 async fn check_added_matvec(
     gpu: &Gpu,
@@ -339,13 +468,10 @@ async fn check_added_matvec(
             let x = rng.vec(m * cols, -1.0, 1.0);
             let residual = rng.vec(m * rows, -8.0, 8.0);
             let matrix = QuantMatrix::upload(gpu, "W", format, rows, cols, &gguf).unwrap();
-            let (x_shape, y_shape) = if m == 1 {
-                (vec![cols], vec![rows])
-            } else {
-                (vec![m, cols], vec![m, rows])
-            };
-            let tx = gpu.upload("x", &x, &x_shape).unwrap();
-            let tresidual = gpu.upload("residual", &residual, &y_shape).unwrap();
+            let tx = gpu.upload("x", &x, &rows_of(m, cols)).unwrap();
+            let tresidual = gpu
+                .upload("residual", &residual, &rows_of(m, rows))
+                .unwrap();
             let mut batch = gpu.batch("quant_matvec into a residual test");
             Product::new(&matrix, &tx)
                 .shape(shape)

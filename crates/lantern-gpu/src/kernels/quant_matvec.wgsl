@@ -13,7 +13,8 @@
 // TOKENS > 1 rather than the tiled matrix-matrix one, which was slower on CPU adapters and on an
 // H200 alike.
 // Specializable: THREADS_PER_ROW (a power of two), ROWS_PER_WG, ROWS_PER_THREAD, TOKENS,
-// GATED_OUTPUT and ACTIVATION (activation_fns.wgsl), NORMED_INPUT, RESIDUAL_OUTPUT, and the
+// GATED_OUTPUT and ACTIVATION (activation_fns.wgsl), NORMED_INPUT, WEIGHTED_INPUT,
+// RESIDUAL_OUTPUT, WEIGHTED_OUTPUT, and the
 // format constants.
 //
 // In decode (TOKENS = 1) in f32, the formats whose units have one scale and one offset (Q8_0,
@@ -33,10 +34,11 @@ struct Params {
     m: u32,              // rows of x (tokens)
     out_stride: u32,     // values per row of y (the whole matrix's rows)
     row_groups: u32,     // workgroups along the rows; the rest of the grid walks the tokens
-    norm_eps: f32,       // NORMED_INPUT: the RMSNorm's epsilon
-    _pad0: u32,
+    norm_eps: f32,       // NORMED_INPUT, WEIGHTED_INPUT: the RMSNorm's epsilon
+    square_sums: u32,    // WEIGHTED_INPUT: the partial sums of x² in `square_sums_in`
     _pad1: u32,
     _pad2: u32,
+    _pad3: u32,
 }
 
 const THREADS_PER_ROW: u32 = 8u;
@@ -62,7 +64,18 @@ const OUTPUTS_PER_THREAD = select(ROWS_PER_THREAD, ROWS_PER_THREAD / 2u, GATED_O
 const NORMED_INPUT: bool = false;
 // y += W·x rather than y = W·x: the residual stream updated by the product's store.
 const RESIDUAL_OUTPUT: bool = false;
-// NORMED_INPUT: added to each of the norm's weights (1 for Gemma weights stored as w - 1), a
+// x is the residual stream times the norm's weights, x ⊙ (norm_weight + offset), and the partial
+// sums of x² are in `square_sums_in`, both left by the product that last added into the stream
+// (WEIGHTED_OUTPUT): the product scales its sums by 1 / rms(x) from those before storing, for
+// RMSNorm(x) ⊙ (norm_weight + offset) at almost the cost of a plain input. Whole rows per
+// invocation and one row of x only.
+const WEIGHTED_INPUT: bool = false;
+// With RESIDUAL_OUTPUT: also writes each new value of the residual stream times the next norm's
+// weights to `weighted_out`, and each invocation's sum of its new values squared to
+// `square_sums_out[invocation]`, for the next products (WEIGHTED_INPUT). Whole rows per
+// invocation, one row of x and one part only.
+const WEIGHTED_OUTPUT: bool = false;
+// NORMED_INPUT, WEIGHTED_OUTPUT: added to each of the norm's weights (1 for Gemma weights stored as w - 1), a
 // constant so that the usual 0 costs nothing per value.
 const NORM_WEIGHT_OFFSET: f32 = 0.0;
 
@@ -75,12 +88,19 @@ const NORM_WEIGHT_OFFSET: f32 = 0.0;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 // The same buffer as `weights`, bound again to be read 16 bytes at a time.
 @group(0) @binding(3) var<storage, read> weight_quads: array<vec4<u32>>;
-// NORMED_INPUT: the norm's weight, one per value of x (a uniform block where x is one). The
-// launcher binds it after the weights' quads, so the uniform parameters come after it; otherwise
-// it is unused (and absent from the pipeline's layout).
-const NORM_WEIGHT_BINDING = select(5u, 4u, NORMED_INPUT);
-const PARAMS_BINDING = select(4u, 5u, NORMED_INPUT);
-@group(0) @binding(NORM_WEIGHT_BINDING) var<storage, read> norm_weight: array<vec4<f32>>;
+// The bindings of the fusions, after the weights' quads in this order, then the uniform
+// parameters: NORMED_INPUT's norm weight, one per value of x (a uniform block where x is one);
+// WEIGHTED_INPUT's partial sums of x²; WEIGHTED_OUTPUT's next norm weight, weighted residual and
+// partial sums. A variant's unused ones are referenced by no function it keeps (the replacing
+// functions of normed_input.wgsl, weighted_input.wgsl and weighted_output.wgsl use them), so
+// they are absent from its pipeline's layout, and their numbers out of the way.
+const FUSED_BINDINGS = select(0u, 1u, NORMED_INPUT) + select(0u, 1u, WEIGHTED_INPUT) + select(0u, 3u, WEIGHTED_OUTPUT);
+const PARAMS_BINDING = 4u + FUSED_BINDINGS;
+@group(0) @binding(select(100u, 4u, NORMED_INPUT)) var<storage, read> norm_weight: array<vec4<f32>>;
+@group(0) @binding(select(101u, 4u, WEIGHTED_INPUT)) var<storage, read> square_sums_in: array<vec4<f32>>;
+@group(0) @binding(select(102u, 4u, WEIGHTED_OUTPUT)) var<storage, read> next_norm_weight: array<f32>;
+@group(0) @binding(select(103u, 5u, WEIGHTED_OUTPUT)) var<storage, read_write> weighted_out: array<f32>;
+@group(0) @binding(select(104u, 6u, WEIGHTED_OUTPUT)) var<storage, read_write> square_sums_out: array<f32>;
 @group(0) @binding(PARAMS_BINDING) var<uniform> params: Params;
 
 var<workgroup> partial: array<f32, WG_SIZE>;
@@ -188,6 +208,9 @@ fn input(i: u32) -> vec4<f32> {
 
 // NORMED_INPUT: Σ x² over the values of x that `input` has returned.
 var<private> input_squares: f32;
+
+// WEIGHTED_OUTPUT: Σ over the rows this invocation has stored of their new values squared.
+var<private> output_squares: f32;
 
 // NORMED_INPUT: 1 / rms(x), from the values of x that `input` has returned.
 fn norm_scale() -> f32 {
@@ -379,6 +402,11 @@ fn store(token: u32, row: u32, value: f32) {
     }
 }
 
+// WEIGHTED_OUTPUT: what weighted_output.wgsl's `store` has summed, written for the invocation `li`
+// of workgroup `linear`; nothing otherwise.
+fn store_square_sum(linear: u32, li: u32) {
+}
+
 // THREADS_PER_ROW > 1 (GPUs): a row's invocations add up their shares through workgroup memory.
 @compute @workgroup_size(WG_SIZE, 1, 1)
 fn main(
@@ -416,7 +444,7 @@ fn main_whole_rows(
 ) {
     let at = place(wg.x + wg.y * groups.x, li);
     products(at);
-    if (NORMED_INPUT) {
+    if (NORMED_INPUT || WEIGHTED_INPUT) {
         let scale = norm_scale();
         for (var r = 0u; r < ROWS_PER_THREAD; r++) { // unroll
             acc[r] *= scale;
@@ -432,4 +460,5 @@ fn main_whole_rows(
             }
         }
     }
+    store_square_sum(wg.x + wg.y * groups.x, li);
 }

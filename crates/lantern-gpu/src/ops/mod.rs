@@ -25,7 +25,7 @@ pub use kv_cache::KvCache;
 pub use matmul::{MatmulTiling, matmul, matmul_tiled};
 pub use norm::{RmsNorm, add_rms_norm, rms_norm};
 pub use quant_matmul::{QuantMatmulTiling, quant_matmul};
-pub use quant_matvec::{MatvecShape, Product, gated_quant_matvec, quant_matvec};
+pub use quant_matvec::{MatvecShape, Product, WeightedStream, gated_quant_matvec, quant_matvec};
 pub use rope::{Rope, RopeStyle};
 pub use softmax::softmax;
 pub use stream_read::{ReadPattern, stream_read, stream_read_weights};

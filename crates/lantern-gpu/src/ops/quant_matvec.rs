@@ -15,6 +15,13 @@ pub const KERNEL: KernelSource = quant_kernel_source!("quant_matvec" after "acti
 /// The kernel's reads of a normed input ([`Product::normed`]), in place of its plain ones.
 const NORMED_INPUT_FUNCTIONS: &str = include_str!("../kernels/normed_input.wgsl");
 
+/// The kernel's norm scale for a weighted input ([`Product::weighted`]).
+const WEIGHTED_INPUT_FUNCTIONS: &str = include_str!("../kernels/weighted_input.wgsl");
+
+/// The kernel's stores for a product that weighs the residual it adds into
+/// ([`Product::add_into_weighing`]).
+const WEIGHTED_OUTPUT_FUNCTIONS: &str = include_str!("../kernels/weighted_output.wgsl");
+
 /// How `quant_matvec.wgsl` spreads rows over a workgroup.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MatvecShape {
@@ -169,15 +176,34 @@ pub struct Product<'a> {
     precision: Precision,
     gated: Option<Activation>,
     norm: Option<(&'a Tensor, RmsNorm)>,
+    weighted: Option<(&'a Tensor, RmsNorm)>,
+}
+
+/// The residual stream made ready for the next RMSNorm by the product that last added into it
+/// ([`Product::add_into_weighing`]): x ⊙ (weight + offset), and partial sums of x², so that the
+/// next products ([`Product::weighted`]) only scale their sums.
+pub struct WeightedStream {
+    /// x ⊙ (weight + offset), shaped as x.
+    pub weighted: Tensor,
+    /// Partial sums of x², one per invocation of the product that wrote them (a multiple of 4).
+    pub square_sums: Tensor,
 }
 
 /// What one dispatch of the kernel fuses (see [`Product`]).
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Default)]
 struct Fusion<'a> {
     gated: Option<Activation>,
     norm: Option<(&'a Tensor, RmsNorm)>,
+    /// x is weighted; these are the partial sums of x² (WEIGHTED_INPUT).
+    weighted: Option<(&'a Tensor, RmsNorm)>,
     residual: Option<&'a Tensor>,
+    /// With `residual`: the next norm's weight and where to write the weighted stream
+    /// (WEIGHTED_OUTPUT).
+    weighing: Option<Weighing<'a>>,
 }
+
+/// The next norm's weight and the norm, and the stream to write (WEIGHTED_OUTPUT).
+type Weighing<'a> = (&'a Tensor, RmsNorm, &'a WeightedStream);
 
 impl<'a> Product<'a> {
     /// W·x in f32, in the adapter's shape ([`MatvecShape::for_matrix`]).
@@ -189,6 +215,7 @@ impl<'a> Product<'a> {
             precision: Precision::F32,
             gated: None,
             norm: None,
+            weighted: None,
         }
     }
 
@@ -225,6 +252,14 @@ impl<'a> Product<'a> {
         self
     }
 
+    /// Multiplies RMSNorm(x) ⊙ (weight + offset) where x is a [`WeightedStream`]'s `weighted`
+    /// and `square_sums` its partial sums of x²: the product only scales its sums. Only where the
+    /// product normalises its input itself ([`Product::normalises_input`]).
+    pub fn weighted(mut self, square_sums: &'a Tensor, norm: RmsNorm) -> Self {
+        self.weighted = Some((square_sums, norm));
+        self
+    }
+
     /// Whether the product's own invocations normalise a [`Product::normed`] input on `gpu`,
     /// rather than a norm kernel before it (which a caller with several products of the same
     /// input would rather record once).
@@ -244,6 +279,71 @@ impl<'a> Product<'a> {
     /// Records `residual += the product` (the residual stream, updated in place by the product's
     /// store: no add kernel). Not gated (no model adds a gated product to its residual).
     pub fn add_into(self, batch: &mut Batch<'_>, residual: &Tensor) -> Result<()> {
+        self.check_addable()?;
+        self.record_fused(batch, Some((residual, None))).map(|_| ())
+    }
+
+    /// Whether [`Product::add_into_weighing`] can run on `gpu`: in decode with whole rows per
+    /// invocation, in workgroups of a multiple of 4 (the partial sums are read as vec4s), for a
+    /// matrix of one part.
+    pub fn weighs_output(&self, gpu: &Gpu) -> bool {
+        let shape = self.shape_on(gpu);
+        self.normalises_input(gpu)
+            && shape.rows_per_workgroup.is_multiple_of(4)
+            && self.w.parts().len() == 1
+    }
+
+    /// Records `residual += the product` as [`Product::add_into`], and also readies the
+    /// residual stream for the next RMSNorm, by `next_weight`: see [`WeightedStream`]. Where
+    /// [`Product::weighs_output`] holds; an error elsewhere.
+    pub fn add_into_weighing(
+        self,
+        batch: &mut Batch<'_>,
+        residual: &Tensor,
+        next_weight: &Tensor,
+        norm: RmsNorm,
+    ) -> Result<WeightedStream> {
+        self.check_addable()?;
+        let gpu = batch.gpu();
+        if !self.weighs_output(gpu) {
+            return Err(GpuError::Shape(format!(
+                "{}: the product of {} readies the residual for a norm only in decode with \
+                 whole rows per invocation, groups of them a multiple of 4, and one part, not \
+                 {} rows of x in {:?} and {} parts",
+                KERNEL.name,
+                self.w.name(),
+                rows_of(self.x),
+                self.shape_on(gpu),
+                self.w.parts().len()
+            )));
+        }
+        if next_weight.shape() != [self.w.rows()] {
+            return Err(GpuError::Shape(format!(
+                "{}: the product of {} has {} rows, so the next norm's weight must be [{}], \
+                 got {:?}",
+                KERNEL.name,
+                self.w.name(),
+                self.w.rows(),
+                self.w.rows(),
+                next_weight.shape()
+            )));
+        }
+        let shape = self.shape_on(gpu);
+        let invocations = self
+            .w
+            .rows()
+            .div_ceil(shape.rows_per_thread as usize)
+            .div_ceil(shape.rows_per_workgroup as usize)
+            * shape.rows_per_workgroup as usize;
+        let stream = WeightedStream {
+            weighted: gpu.empty("weighted residual", residual.shape())?,
+            square_sums: gpu.empty("residual's square sums", &[invocations])?,
+        };
+        self.record_fused(batch, Some((residual, Some((next_weight, norm, &stream)))))?;
+        Ok(stream)
+    }
+
+    fn check_addable(&self) -> Result<()> {
         if self.gated.is_some() {
             return Err(GpuError::Shape(format!(
                 "{}: a gated product of {} cannot be added into a residual",
@@ -251,7 +351,7 @@ impl<'a> Product<'a> {
                 self.w.name()
             )));
         }
-        self.record_fused(batch, Some(residual)).map(|_| ())
+        Ok(())
     }
 
     fn shape_on(&self, gpu: &Gpu) -> MatvecShape {
@@ -259,15 +359,28 @@ impl<'a> Product<'a> {
             .unwrap_or_else(|| MatvecShape::for_product(self.w, self.x, gpu))
     }
 
-    /// Records the product, added into `residual` when given (then returning no tensor),
-    /// fusing what the shape allows and recording the rest as kernels of their own.
+    /// Records the product, added into `residual` when given (then returning no tensor; and
+    /// weighing it for the next norm where that is given too), fusing what the shape allows and
+    /// recording the rest as kernels of their own.
     fn record_fused(
         self,
         batch: &mut Batch<'_>,
-        residual: Option<&'a Tensor>,
+        residual: Option<(&'a Tensor, Option<Weighing<'a>>)>,
     ) -> Result<Option<Tensor>> {
         let gpu = batch.gpu();
         let shape = self.shape_on(gpu);
+        if self.weighted.is_some() && !self.normalises_input(gpu) {
+            return Err(GpuError::Shape(format!(
+                "{}: a weighted input is normalised by the product only in decode with whole \
+                 rows per invocation, not {} rows of x in {shape:?}",
+                KERNEL.name,
+                rows_of(self.x)
+            )));
+        }
+        let (residual, weighing) = match residual {
+            Some((residual, weighing)) => (Some(residual), weighing),
+            None => (None, None),
+        };
         let normed;
         let (x, norm) = match self.norm {
             Some((weight, norm)) if !self.normalises_input(gpu) => {
@@ -278,9 +391,11 @@ impl<'a> Product<'a> {
         };
         let Some(activation) = self.gated else {
             let fusion = Fusion {
-                gated: None,
                 norm,
+                weighted: self.weighted,
                 residual,
+                weighing,
+                ..Fusion::default()
             };
             return record(batch, self.w, x, shape, self.precision, fusion);
         };
@@ -296,7 +411,8 @@ impl<'a> Product<'a> {
         let fusion = Fusion {
             gated: Some(activation),
             norm,
-            residual: None,
+            weighted: self.weighted,
+            ..Fusion::default()
         };
         if shape.threads_per_row == 1
             && shape.rows_per_thread.is_multiple_of(2)
@@ -385,6 +501,14 @@ fn record(
             )));
         }
     }
+    if let Some((square_sums, _)) = fusion.weighted
+        && (square_sums.shape().len() != 1 || !square_sums.len().is_multiple_of(4))
+    {
+        return Err(GpuError::Shape(format!(
+            "{op}: partial sums of x² come as a vector of a multiple of 4, got {:?}",
+            square_sums.shape()
+        )));
+    }
     let output = match fusion.residual {
         Some(residual) if residual.shape() != out_shape.as_slice() => {
             return Err(GpuError::Shape(format!(
@@ -420,12 +544,18 @@ fn record(
         .bool("GATED_OUTPUT", gated.is_some())
         .u32("ACTIVATION", gated.map_or(0, Activation::code))
         .bool("NORMED_INPUT", fusion.norm.is_some())
-        .bool("RESIDUAL_OUTPUT", fusion.residual.is_some());
-    let spec = match fusion.norm {
-        Some((_, norm)) => spec
+        .bool("WEIGHTED_INPUT", fusion.weighted.is_some())
+        .bool("RESIDUAL_OUTPUT", fusion.residual.is_some())
+        .bool("WEIGHTED_OUTPUT", fusion.weighing.is_some());
+    let spec = match (fusion.norm, fusion.weighted, fusion.weighing) {
+        (Some((_, norm)), _, _) => spec
             .f32("NORM_WEIGHT_OFFSET", norm.weight_offset)
             .replace_functions(NORMED_INPUT_FUNCTIONS),
-        None => spec,
+        (_, Some(_), _) => spec.replace_functions(WEIGHTED_INPUT_FUNCTIONS),
+        (_, _, Some((_, norm, _))) => spec
+            .f32("NORM_WEIGHT_OFFSET", norm.weight_offset)
+            .replace_functions(WEIGHTED_OUTPUT_FUNCTIONS),
+        _ => spec,
     };
     let spec = if shape.threads_per_row == 1 {
         spec.entry_point(WHOLE_ROWS_ENTRY_POINT)
@@ -449,7 +579,11 @@ fn record(
     } else {
         spec
     };
-    let eps = fusion.norm.map_or(0.0, |(_, norm)| norm.eps);
+    let eps = fusion
+        .norm
+        .or(fusion.weighted)
+        .map_or(0.0, |(_, norm)| norm.eps);
+    let square_sums = fusion.weighted.map_or(0, |(sums, _)| sums.len());
     let token_groups = m.div_ceil(shape.tokens as usize);
     for part in w.parts() {
         let outputs_per_group =
@@ -464,16 +598,25 @@ fn record(
             dim_u32(op, "all rows", outputs)?,
             dim_u32(op, "row groups", row_groups)?,
             eps.to_bits(),
+            dim_u32(op, "partial sums of x²", square_sums)?,
             0, // padding: uniform blocks are 16-byte multiples
             0,
             0,
         ];
         let workgroups = (row_groups * token_groups) as u64;
-        // The weights twice: as words and as 16-byte quads (see the kernel); then the norm's
-        // weight where the input is normed, which moves the uniform parameters one binding on.
+        // The weights twice: as words and as 16-byte quads (see the kernel); then the fusions'
+        // bindings, which move the uniform parameters on.
         let mut buffers: Vec<&dyn Binding> = vec![part, x.buffer(), y.buffer(), part];
         if let Some((weight, _)) = fusion.norm {
             buffers.push(weight.buffer());
+        }
+        if let Some((sums, _)) = fusion.weighted {
+            buffers.push(sums.buffer());
+        }
+        if let Some((next_weight, _, stream)) = fusion.weighing {
+            buffers.push(next_weight.buffer());
+            buffers.push(stream.weighted.buffer());
+            buffers.push(stream.square_sums.buffer());
         }
         batch.dispatch(
             &KERNEL,

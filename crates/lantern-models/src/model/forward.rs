@@ -14,7 +14,7 @@ use lantern_core::config::{
 };
 use lantern_gpu::ops::{
     self, Activation, AttentionParams, HeadTransform, Heads, KvCache, Product, RmsNorm, Rope,
-    RopeStyle,
+    RopeStyle, WeightedStream,
 };
 use lantern_gpu::quant::QuantMatrix;
 use lantern_gpu::{Batch, Precision, Tensor};
@@ -127,6 +127,11 @@ enum BlockInput<'a> {
     /// The residual stream `x`, which the products norm by `weight` themselves as they read it
     /// (decode on CPU adapters: [`Product::normed`]), saving the norm's dispatch.
     Normalising { x: &'a Tensor, weight: &'a Tensor },
+    /// The residual stream already multiplied by the norm's weight, with partial sums of its
+    /// squares, by the product that last added into it ([`Product::add_into_weighing`]): the
+    /// products only scale their sums ([`Product::weighted`]), where `Normalising` has each of
+    /// their invocations go over x twice more.
+    Weighted(WeightedStream),
 }
 
 impl<'a> BlockInput<'a> {
@@ -139,10 +144,7 @@ impl<'a> BlockInput<'a> {
         weight: &'a Tensor,
         w: &QuantMatrix,
     ) -> Result<Self> {
-        if Product::new(w, x)
-            .normed(weight, plan.norm)
-            .normalises_input(b.gpu())
-        {
+        if Product::new(w, x).normalises_input(b.gpu()) {
             Ok(BlockInput::Normalising { x, weight })
         } else {
             Ok(BlockInput::Normed(ops::rms_norm(b, x, weight, plan.norm)?))
@@ -154,6 +156,9 @@ impl<'a> BlockInput<'a> {
         let product = match self {
             BlockInput::Normed(h) => Product::new(w, h),
             BlockInput::Normalising { x, weight } => Product::new(w, x).normed(weight, plan.norm),
+            BlockInput::Weighted(stream) => {
+                Product::new(w, &stream.weighted).weighted(&stream.square_sums, plan.norm)
+            }
         };
         product.precision(plan.precision)
     }
@@ -177,9 +182,16 @@ fn add_block_output<'a>(
         let h = ops::add_rms_norm(b, x, &out, post, next_norm, plan.norm)?;
         return Ok(BlockInput::Normed(h));
     }
-    Product::new(w, inner)
-        .precision(plan.precision)
-        .add_into(b, x)?;
+    let product = Product::new(w, inner).precision(plan.precision);
+    // Where the next products would norm their input themselves, this one readies it for them.
+    if let Some(next) = next
+        && Product::new(next, x).normalises_input(b.gpu())
+        && product.weighs_output(b.gpu())
+    {
+        let stream = product.add_into_weighing(b, x, next_norm, plan.norm)?;
+        return Ok(BlockInput::Weighted(stream));
+    }
+    product.add_into(b, x)?;
     match next {
         Some(next) => BlockInput::new(b, plan, x, next_norm, next),
         None => Ok(BlockInput::Normed(ops::rms_norm(
