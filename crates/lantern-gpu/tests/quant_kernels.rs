@@ -295,6 +295,15 @@ async fn check_normed_matvec(
     }
 }
 
+/// A GPU's kind of decode shape (several invocations per row), in which the product cannot
+/// normalise its input itself.
+const GPU_DECODE_SHAPE: MatvecShape = MatvecShape {
+    threads_per_row: 4,
+    rows_per_workgroup: 16,
+    rows_per_thread: 1,
+    tokens: 1,
+};
+
 /// The CPU adapters' decode shape, in which the product normalises its input itself.
 const CPU_DECODE_SHAPE: MatvecShape = MatvecShape {
     threads_per_row: 1,
@@ -313,13 +322,7 @@ gpu_test!(normed_matvec_matches_reference, |gpu| {
     let normalising = Some(CPU_DECODE_SHAPE);
     check_normed_matvec(&gpu, &some, normalising, 1, None, 62).await;
     check_normed_matvec(&gpu, &some, normalising, 1, Some(Activation::Silu), 63).await;
-    let gpu_shape = MatvecShape {
-        threads_per_row: 4,
-        rows_per_workgroup: 16,
-        rows_per_thread: 1,
-        tokens: 1,
-    };
-    check_normed_matvec(&gpu, &some, Some(gpu_shape), 1, None, 64).await;
+    check_normed_matvec(&gpu, &some, Some(GPU_DECODE_SHAPE), 1, None, 64).await;
     check_normed_matvec(&gpu, &[WeightFormat::Q8_0], None, 3, None, 65).await;
 });
 
@@ -427,12 +430,7 @@ gpu_test!(
         let residual = gpu.upload("residual", &[0.0; 32], &[32]).unwrap();
         let weight = gpu.upload("norm weight", &[1.0; 32], &[32]).unwrap();
         let sums = gpu.upload("square sums", &[1.0; 16], &[16]).unwrap();
-        let gpu_shape = Some(MatvecShape {
-            threads_per_row: 4,
-            rows_per_workgroup: 16,
-            rows_per_thread: 1,
-            tokens: 1,
-        });
+        let gpu_shape = Some(GPU_DECODE_SHAPE);
         let mut batch = gpu.batch("weighted product errors");
         let product = Product::new(&matrix, &tx).shape(gpu_shape);
         assert!(!product.weighs_output(&gpu));

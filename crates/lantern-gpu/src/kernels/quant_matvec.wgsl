@@ -14,8 +14,7 @@
 // H200 alike.
 // Specializable: THREADS_PER_ROW (a power of two), ROWS_PER_WG, ROWS_PER_THREAD, TOKENS,
 // GATED_OUTPUT and ACTIVATION (activation_fns.wgsl), NORMED_INPUT, WEIGHTED_INPUT,
-// RESIDUAL_OUTPUT, WEIGHTED_OUTPUT, and the
-// format constants.
+// RESIDUAL_OUTPUT, WEIGHTED_OUTPUT, NORM_WEIGHT_OFFSET, and the format constants.
 //
 // In decode (TOKENS = 1) in f32, the formats whose units have one scale and one offset (Q8_0,
 // Q4_0, Q4_1, Q5_0, Q4_K: SUMMED_UNITS in quant_blocks.wgsl) are not decoded at all: a row's unit sums
@@ -75,8 +74,8 @@ const WEIGHTED_INPUT: bool = false;
 // `square_sums_out[invocation]`, for the next products (WEIGHTED_INPUT). Whole rows per
 // invocation, one row of x and one part only.
 const WEIGHTED_OUTPUT: bool = false;
-// NORMED_INPUT, WEIGHTED_OUTPUT: added to each of the norm's weights (1 for Gemma weights stored as w - 1), a
-// constant so that the usual 0 costs nothing per value.
+// NORMED_INPUT, WEIGHTED_OUTPUT: added to each of the norm's weights (1 for Gemma weights stored
+// as w - 1), a constant so that the usual 0 costs nothing per value.
 const NORM_WEIGHT_OFFSET: f32 = 0.0;
 
 @group(0) @binding(0) var<storage, read> weights: array<u32>;

@@ -92,6 +92,20 @@ impl MatvecShape {
         }
     }
 
+    /// Workgroups along `rows` weight rows, `rows_per_output` of which give one output (2 for a
+    /// gated product: a gate and an up row).
+    fn row_groups(&self, rows: usize, rows_per_output: usize) -> usize {
+        let outputs_per_group =
+            (self.rows_per_workgroup * self.rows_per_thread) as usize / rows_per_output;
+        (rows / rows_per_output).div_ceil(outputs_per_group)
+    }
+
+    /// Whether each invocation multiplies all of x, for `m` rows of x: whole rows per
+    /// invocation and one row of x, the shape in which a product can normalise its input itself.
+    fn takes_whole_input(&self, m: usize) -> bool {
+        self.threads_per_row == 1 && self.tokens == 1 && m == 1
+    }
+
     /// The shape for W·x on `gpu`: [`MatvecShape::for_matrix`] with x's rows (one for `[cols]`).
     fn for_product(w: &QuantMatrix, x: &Tensor, gpu: &Gpu) -> MatvecShape {
         MatvecShape::for_matrix(w.cols() / UNIT_LEN, rows_of(x), gpu)
@@ -264,8 +278,7 @@ impl<'a> Product<'a> {
     /// rather than a norm kernel before it (which a caller with several products of the same
     /// input would rather record once).
     pub fn normalises_input(&self, gpu: &Gpu) -> bool {
-        let shape = self.shape_on(gpu);
-        shape.threads_per_row == 1 && shape.tokens == 1 && rows_of(self.x) == 1
+        self.shape_on(gpu).takes_whole_input(rows_of(self.x))
     }
 
     /// Records the product into a new tensor: `[rows]` or `[m, rows]` (`[rows / 2]` or
@@ -328,13 +341,9 @@ impl<'a> Product<'a> {
                 next_weight.shape()
             )));
         }
+        // One partial sum per invocation (whole rows: an invocation per row group's slot).
         let shape = self.shape_on(gpu);
-        let invocations = self
-            .w
-            .rows()
-            .div_ceil(shape.rows_per_thread as usize)
-            .div_ceil(shape.rows_per_workgroup as usize)
-            * shape.rows_per_workgroup as usize;
+        let invocations = shape.row_groups(self.w.rows(), 1) * shape.rows_per_workgroup as usize;
         let stream = WeightedStream {
             weighted: gpu.empty("weighted residual", residual.shape())?,
             square_sums: gpu.empty("residual's square sums", &[invocations])?,
@@ -369,14 +378,6 @@ impl<'a> Product<'a> {
     ) -> Result<Option<Tensor>> {
         let gpu = batch.gpu();
         let shape = self.shape_on(gpu);
-        if self.weighted.is_some() && !self.normalises_input(gpu) {
-            return Err(GpuError::Shape(format!(
-                "{}: a weighted input is normalised by the product only in decode with whole \
-                 rows per invocation, not {} rows of x in {shape:?}",
-                KERNEL.name,
-                rows_of(self.x)
-            )));
-        }
         let (residual, weighing) = match residual {
             Some((residual, weighing)) => (Some(residual), weighing),
             None => (None, None),
@@ -484,22 +485,16 @@ fn record(
     let gpu = batch.gpu();
     shape.check(gpu.limits())?;
     gpu.check_precision(&format!("{op} in f16"), precision)?;
-    if let Some((weight, _)) = fusion.norm {
-        if weight.shape() != [w.cols()] {
-            return Err(GpuError::Shape(format!(
-                "{op}: {} takes {} values, so its input's norm weight must be [{}], got {:?}",
-                w.name(),
-                w.cols(),
-                w.cols(),
-                weight.shape()
-            )));
-        }
-        if shape.threads_per_row != 1 || shape.tokens != 1 || m != 1 {
-            return Err(GpuError::Shape(format!(
-                "{op}: a normed input is normalised by the product only in decode with whole \
-                 rows per invocation, not {m} rows of x in {shape:?}"
-            )));
-        }
+    if let Some((weight, _)) = fusion.norm
+        && weight.shape() != [w.cols()]
+    {
+        return Err(GpuError::Shape(format!(
+            "{op}: {} takes {} values, so its input's norm weight must be [{}], got {:?}",
+            w.name(),
+            w.cols(),
+            w.cols(),
+            weight.shape()
+        )));
     }
     if let Some((square_sums, _)) = fusion.weighted
         && (square_sums.shape().len() != 1 || !square_sums.len().is_multiple_of(4))
@@ -507,6 +502,22 @@ fn record(
         return Err(GpuError::Shape(format!(
             "{op}: partial sums of x² come as a vector of a multiple of 4, got {:?}",
             square_sums.shape()
+        )));
+    }
+    // Where the input is normed, only products that take all of x can normalise it themselves
+    // (elsewhere [`Product::record_fused`] records a norm kernel first; a weighted input has no
+    // such fallback).
+    let input = match (fusion.norm, fusion.weighted) {
+        (Some(_), _) => Some("a normed input"),
+        (_, Some(_)) => Some("a weighted input"),
+        _ => None,
+    };
+    if let Some(input) = input
+        && !shape.takes_whole_input(m)
+    {
+        return Err(GpuError::Shape(format!(
+            "{op}: {input} is normalised by the product only in decode with whole rows per \
+             invocation, not {m} rows of x in {shape:?}"
         )));
     }
     let output = match fusion.residual {
@@ -586,9 +597,7 @@ fn record(
     let square_sums = fusion.weighted.map_or(0, |(sums, _)| sums.len());
     let token_groups = m.div_ceil(shape.tokens as usize);
     for part in w.parts() {
-        let outputs_per_group =
-            (shape.rows_per_workgroup * shape.rows_per_thread) as usize / rows_per_output;
-        let row_groups = (part.rows() / rows_per_output).div_ceil(outputs_per_group);
+        let row_groups = shape.row_groups(part.rows(), rows_per_output);
         let params = [
             dim_u32(op, "rows", part.rows())?,
             dim_u32(op, "units per row", w.cols() / UNIT_LEN)?,

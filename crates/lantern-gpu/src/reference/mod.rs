@@ -9,6 +9,15 @@ pub mod transformer;
 
 pub use top_k::top_k;
 
+/// Unit roundoff of f32.
+pub(crate) const U: f64 = f32::EPSILON as f64 / 2.0;
+
+/// Relative error bound of summing `n` terms in f32 in any order: γ_n = n·u / (1 − n·u).
+pub(crate) fn gamma(n: usize) -> f64 {
+    let nu = n as f64 * U;
+    nu / (1.0 - nu)
+}
+
 /// C[M,N] = A[M,K]·B[K,N], row-major, accumulated in f64.
 pub fn matmul(a: &[f32], b: &[f32], m: usize, k: usize, n: usize) -> Vec<f32> {
     assert_eq!(a.len(), m * k, "A is not {m}×{k}");
@@ -29,8 +38,7 @@ pub fn matmul(a: &[f32], b: &[f32], m: usize, k: usize, n: usize) -> Vec<f32> {
 /// γ_K = K·u/(1−K·u), u = 2⁻²⁴ — the standard bound for any summation order, so tiling and
 /// fused multiply-adds on the GPU stay inside it while a wrong index does not.
 pub fn matmul_error_bound(a: &[f32], b: &[f32], m: usize, k: usize, n: usize) -> Vec<f32> {
-    let u = f64::from(f32::EPSILON) / 2.0;
-    let gamma = (k as f64 * u) / (1.0 - k as f64 * u);
+    let gamma = gamma(k);
     let mut bound = vec![0f32; m * n];
     for i in 0..m {
         for j in 0..n {

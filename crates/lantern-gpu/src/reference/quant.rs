@@ -186,9 +186,7 @@ fn inexact_x_bound(
     x_error: f64,
     (m, k, n): (usize, usize, usize),
 ) -> Vec<f32> {
-    let u = f64::from(f32::EPSILON) / 2.0;
-    let gamma = (k as f64 * u) / (1.0 - k as f64 * u);
-    let scale = (1.0 + x_error / gamma) as f32;
+    let scale = (1.0 + x_error / crate::reference::gamma(k)) as f32;
     let bound = crate::reference::matmul_error_bound(x, wt, m, k, n);
     bound.into_iter().map(|b| b * scale).collect()
 }
@@ -205,11 +203,8 @@ fn inexact_x_bound(
 pub fn normed_input(x: &[f32], weight: &[f32], norm: crate::ops::RmsNorm) -> (Vec<f32>, f64) {
     use crate::reference::transformer::{rms_norm, rms_norm_relative_bound};
     let normed = rms_norm(x, weight, norm.eps, norm.weight_offset);
-    let u = f64::from(f32::EPSILON) / 2.0;
-    (
-        normed,
-        f64::from(rms_norm_relative_bound(weight.len())) + 2.0 * u,
-    )
+    let x_error = f64::from(rms_norm_relative_bound(weight.len())) + 2.0 * crate::reference::U;
+    (normed, x_error)
 }
 
 /// Compares a GPU product of a normed x ([`crate::ops::Product::normed`], `gated` or not) with

@@ -5,16 +5,8 @@
 //! bound γ_n = n·u / (1 − n·u) for any order of summation, u = 2⁻²⁴; each function says where its
 //! terms come from.
 
+use super::{U, gamma};
 use crate::ops::{Activation, AttentionParams, Rope, RopeStyle};
-
-/// Unit roundoff of f32.
-const U: f64 = f32::EPSILON as f64 / 2.0;
-
-/// Relative error bound of summing `n` terms in f32 in any order.
-fn gamma(n: usize) -> f64 {
-    let nu = n as f64 * U;
-    nu / (1.0 - nu)
-}
 
 /// RMSNorm over rows as wide as `weight`: `x / sqrt(mean(x²) + eps) * (w + weight_offset)`.
 pub fn rms_norm(x: &[f32], weight: &[f32], eps: f32, weight_offset: f32) -> Vec<f32> {
