@@ -659,5 +659,10 @@ fn profile_times_every_kernel_of_a_decode_step() {
     let per_layer = if fused { 6 } else { 9 };
     assert_eq!(step.len(), 30 * per_layer + 3 + 2);
     assert_eq!(step[0][0], "embedding");
-    assert_eq!(step[step.len() - 1][0], "top_k");
+    assert!(
+        step[step.len() - 1][0]
+            .as_str()
+            .unwrap()
+            .starts_with("top_k")
+    );
 }

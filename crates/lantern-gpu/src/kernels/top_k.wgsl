@@ -15,10 +15,8 @@
 // one tree reduction, whatever the slice length, and nothing but 3·WG_SIZE words of workgroup
 // memory is needed for any k.
 //
-// Values are moved as raw bits (array<u32>), so the output holds the input's exact values
-// (-0 stays -0); they are compared as f32 (-0 == +0, ties by id, as the CPU reference).
-// An empty slot (fewer elements than k) is NONE and loses to everything, -inf included.
-// Output pairs are (id, value bits), interleaved.
+// Values are moved as raw bits and compared as top_k_order.wgsl (prepended) orders them.
+// Output pairs are (id, value bits), interleaved. CPU adapters run top_k_serial.wgsl instead.
 
 struct Params {
     // select: logits; merge: runs
@@ -31,7 +29,6 @@ struct Params {
 
 const WG_SIZE: u32 = 256u;
 const MERGE: bool = false;
-const NONE: u32 = 0xffffffffu;
 
 @group(0) @binding(0) var<storage, read> input: array<u32>;
 @group(0) @binding(1) var<storage, read_write> output: array<u32>;
@@ -40,24 +37,6 @@ const NONE: u32 = 0xffffffffu;
 var<workgroup> best_value: array<u32, WG_SIZE>;
 var<workgroup> best_id: array<u32, WG_SIZE>;
 var<workgroup> best_owner: array<u32, WG_SIZE>;
-
-// Whether candidate a (value bits, id) ranks before candidate b.
-fn before(a_value: u32, a_id: u32, b_value: u32, b_id: u32) -> bool {
-    if (a_id == NONE) {
-        return false;
-    }
-    if (b_id == NONE) {
-        return true;
-    }
-    let a = bitcast<f32>(a_value);
-    let b = bitcast<f32>(b_value);
-    return a > b || (a == b && a_id < b_id);
-}
-
-struct Candidate {
-    value: u32,
-    id: u32,
-}
 
 // select: the best of this invocation's elements whose bit in `taken` is clear.
 fn best_untaken(first: u32, taken: u32) -> Candidate {
