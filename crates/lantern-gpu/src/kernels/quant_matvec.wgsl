@@ -14,7 +14,7 @@
 // H200 alike.
 // Specializable: THREADS_PER_ROW (a power of two), ROWS_PER_WG, ROWS_PER_THREAD, TOKENS,
 // GATED_OUTPUT and ACTIVATION (activation_fns.wgsl), NORMED_INPUT, WEIGHTED_INPUT,
-// RESIDUAL_OUTPUT, WEIGHTED_OUTPUT, NORM_WEIGHT_OFFSET, and the format constants.
+// RESIDUAL_OUTPUT, WEIGHTED_OUTPUT, NORM_WEIGHT_OFFSET, LONG_BODIES, and the format constants.
 //
 // In decode (TOKENS = 1) in f32, the formats whose units have one scale and one offset (Q8_0,
 // Q4_0, Q4_1, Q5_0, Q4_K: SUMMED_UNITS in quant_blocks.wgsl) are not decoded at all: a row's unit sums
@@ -275,6 +275,73 @@ fn add_q4k_block(row: ptr<function, array<u32, ROWS_PER_THREAD>>, x_start: u32, 
     }
 }
 
+// Whether the adapter's compiler takes long unrolled bodies (`Gpu::unroll_long_loops`).
+const LONG_BODIES: bool = true;
+
+// Decode of Q6_K with whole rows per invocation, in f32, goes block by block (`add_q6k_block`)
+// rather than unit by unit on lavapipe (LONG_BODIES): its products ran 1.65–1.95× faster
+// (examples/matvec_speed.rs, alternating builds). SwiftShader's ran no faster, and took 4 s
+// longer to compile.
+const BLOCKWISE_Q6_K = TOKENS == 1u && SCALE_SUMS && FORMAT == FMT_Q6_K && THREADS_PER_ROW == 1u && LONG_BODIES;
+
+// Quad `i` of the weights (words 4i .. 4i+3): one 16-byte load, or four word loads.
+fn quad_at(i: u32) -> vec4<u32> {
+    if (QUAD_LOADS) {
+        return weight_quad(i);
+    }
+    return four_words(4u * i);
+}
+
+// BLOCKWISE_Q6_K: adds block `block` of each of the invocation's rows (`row`: their first words)
+// times x (from vec4 `x_start`) to `acc`. A Q6_K unit's words are shared: a low-bits word by
+// the two units in its low and high nibbles, a high-bits word by the four units of a 128-value
+// half (quant_blocks.wgsl's `unit_at`), and unit by unit each was loaded once per unit, twice
+// or four times in all. Here each 16-value quarter of the four units of a half (`part`) loads
+// its three quads once: low bits of units 0 and 2 (`low_a`), of units 1 and 3 (`low_b`), high
+// bits of all four, 14 quad loads per block and row against 144 word loads. Each unit's 16
+// values share one scale, applied once to their sum.
+fn add_q6k_block(row: ptr<function, array<u32, ROWS_PER_THREAD>>, x_start: u32, block: u32) {
+    var base: array<u32, ROWS_PER_THREAD>;
+    var scales: array<vec4<u32>, ROWS_PER_THREAD>;
+    var d: array<f32, ROWS_PER_THREAD>;
+    for (var r = 0u; r < ROWS_PER_THREAD; r++) { // unroll
+        base[r] = ((*row)[r] + block * BLOCK_WORDS) / 4u;
+        scales[r] = quad_at(base[r] + 12u);
+        d[r] = f16_low(quad_at(base[r] + 13u).x);
+    }
+    for (var half = 0u; half < 2u; half++) {
+        for (var part = 0u; part < 2u; part++) { // unroll
+            // x at values 16·part .. 16·part + 15 of each of the half's units (unit 4·half + k).
+            var xs: array<vec4<f32>, 16>;
+            var x_sums: array<f32, 4>;
+            for (var k = 0u; k < 4u; k++) { // unroll
+                x_sums[k] = 0.0;
+                for (var m = 0u; m < 4u; m++) { // unroll
+                    xs[4u * k + m] = input(x_start + (block * 8u + 4u * half + k) * 8u + 4u * part + m);
+                    x_sums[k] += dot(xs[4u * k + m], vec4<f32>(1.0));
+                }
+            }
+            for (var r = 0u; r < ROWS_PER_THREAD; r++) { // unroll
+                let low_a = quad_at(base[r] + 4u * half + part);
+                let low_b = quad_at(base[r] + 4u * half + 2u + part);
+                let high = quad_at(base[r] + 8u + 2u * half + part);
+                for (var k = 0u; k < 4u; k++) { // unroll
+                    var sum = 0.0;
+                    for (var m = 0u; m < 4u; m++) { // unroll
+                        let low = select(low_a[m], low_b[m], k % 2u == 1u);
+                        let q = nibbles(low, k >= 2u, 1.0) + byte_fields(high[m], 0x03030303u << (2u * k)) * (BYTE_PLACES * (16.0 / f32(1u << (2u * k))));
+                        sum += dot(q, xs[4u * k + m]);
+                    }
+                    // Signed scale 8·half + 2k + part of the 16 in words 12 .. 15 of the block.
+                    let s = 8u * half + 2u * k + part;
+                    let scale = f32(extractBits(bitcast<i32>(scales[r][s / 4u]), 8u * (s % 4u), 8u));
+                    acc[r] += d[r] * scale * (sum - 32.0 * x_sums[k]);
+                }
+            }
+        }
+    }
+}
+
 fn products(at: Place) {
     let lane = at.lane;
     let first_row = at.first_row;
@@ -298,6 +365,12 @@ fn products(at: Place) {
         if (BLOCKWISE_Q4_K) {
             for (var block = 0u; block < params.row_blocks; block++) {
                 add_q4k_block(&row, first_token * x_row, block);
+            }
+            return;
+        }
+        if (BLOCKWISE_Q6_K) {
+            for (var block = 0u; block < params.row_blocks; block++) {
+                add_q6k_block(&row, first_token * x_row, block);
             }
             return;
         }

@@ -552,6 +552,7 @@ fn record(
             gpu.wide_loads() || w.storage() == WeightStorage::Texture,
         )
         .bool("SCALE_SUMS", precision == Precision::F32)
+        .bool("LONG_BODIES", gpu.unroll_long_loops())
         .bool("GATED_OUTPUT", gated.is_some())
         .u32("ACTIVATION", gated.map_or(0, Activation::code))
         .bool("NORMED_INPUT", fusion.norm.is_some())

@@ -28,7 +28,7 @@
 //! | Q4_1   | 32               | 20         | `qs[16]`×B, (`d:f16 m:f16`)×B, pad to 16 bytes                |
 //! | Q5_0   | 32               | 22         | `qs[16]`×B, `qh:u32`×B, `d:f16`×B, pad to 16 bytes            |
 //! | Q4_K   | 256              | 144        | blocks unchanged: `d dmin scales[12] qs[128]`                 |
-//! | Q6_K   | 256              | 210        | blocks of 212 bytes: `ql[128] qh[64] scales[16] d:f16 pad[2]`, pad to 16 bytes |
+//! | Q6_K   | 256              | 210        | blocks of 224 bytes: `ql[128] qh[64] scales[16] d:f16 pad[14]`              |
 //!
 //! F32 and F16 have no blocks in GGUF; they are grouped by 32 values here so that every format
 //! presents the kernels with the same unit of work: 32 consecutive values of a row (a whole block
@@ -38,11 +38,13 @@
 //! Every row is padded to a multiple of 16 bytes, so that a row starts a texel when the matrix
 //! lives in a texture ([`WeightStorage`]); F32, F16 and Q4_K rows already are.
 //!
-//! A planar row is its GGUF bytes plus fewer than 16 bytes of padding; a Q6_K block gains 2 (and
-//! its row fewer than 16 more). The
+//! A planar row is its GGUF bytes plus fewer than 16 bytes of padding; a Q6_K block gains 14, so
+//! that every block starts a `vec4<u32>` (decode loads a block's words 16 bytes at a time, and
+//! each quad once for the sub-blocks that share it: `kernels/quant_matvec.wgsl`). The
 //! two target models' weights take 1.018× their GGUF tensor bytes (SmolLM2-135M: Q4_1, with Q8_0
-//! embeddings; its 576-value rows gain 8 bytes of 360) and 1.012× (Gemma 3 270M: Q5_0, Q8_0, Q4_K,
-//! Q6_K), within the 1.1× budget (block after block, as before the planes: 1.018× and 1.059×).
+//! embeddings; its 576-value rows gain 8 bytes of 360) and 1.014× (Gemma 3 270M: Q5_0, Q8_0, Q4_K,
+//! Q6_K; 1.012× with Q6_K blocks of 212 bytes), within the 1.1× budget (block after block, as
+//! before the planes: 1.018× and 1.059×). A model quantized to Q6_K throughout takes 1.067×.
 //!
 //! Rows are repacked one at a time, so a tensor can be repacked as it downloads: see
 //! [`Repacker`] and [`MatrixWriter`].
@@ -150,7 +152,7 @@ impl WeightFormat {
     /// spread over the planes in a planar row; a whole number of words in a blocked one.
     pub const fn block_bytes(self) -> usize {
         match self {
-            WeightFormat::Q6_K => 212,
+            WeightFormat::Q6_K => 224,
             other => other.gguf_block_bytes(),
         }
     }
@@ -226,10 +228,12 @@ mod tests {
                 let gguf = format.gguf_bytes(1, cols).unwrap();
                 let gpu = format.repacked_row_bytes(cols).unwrap();
                 assert_eq!(gpu % 16, 0, "{format} × {blocks}");
+                // A planar row is padded once; a blocked format's blocks each start a quad.
                 let slack = if format.planar() {
                     16
                 } else {
-                    4 * blocks as u64 + 16
+                    assert_eq!(format.block_bytes() % 16, 0, "{format}");
+                    16 * blocks as u64
                 };
                 assert!(
                     gpu >= gguf && gpu - gguf < slack,
@@ -258,7 +262,7 @@ mod tests {
         assert_eq!(WeightFormat::Q8_0.gguf_bytes(3, 64), Some(3 * 2 * 34));
         // Two Q8_0 blocks: 64 bytes of quants, 4 of scales, 12 of padding.
         assert_eq!(WeightFormat::Q8_0.repacked_bytes(3, 64), Some(3 * 80));
-        // A Q6_K block of 212 bytes, padded to 224.
+        // A Q6_K block of 210 bytes, padded to 224.
         assert_eq!(WeightFormat::Q6_K.repacked_bytes(2, 256), Some(2 * 224));
         assert_eq!(WeightFormat::Q4_K.gguf_bytes(1, 128), None);
         assert_eq!(WeightFormat::F16.repacked_bytes(2, 32), Some(128));

@@ -115,12 +115,13 @@ fn repack_row(format: WeightFormat, row: &[u8], out: &mut Vec<u8>) {
             out.extend_from_slice(row);
             return;
         }
-        // ql[128], qh[64], scales[16], d: only the final f16 is off a word boundary's end. No
-        // planes; the row is padded to 16 bytes below.
+        // ql[128], qh[64], scales[16], d: each block padded to 16 bytes (module docs). No planes.
         WeightFormat::Q6_K => {
+            let padding =
+                [0; WeightFormat::Q6_K.block_bytes() - WeightFormat::Q6_K.gguf_block_bytes()];
             for block in blocks.clone() {
                 out.extend_from_slice(block);
-                out.extend_from_slice(&[0, 0]);
+                out.extend_from_slice(&padding);
             }
             &[]
         }
