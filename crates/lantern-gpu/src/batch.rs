@@ -85,6 +85,9 @@ pub struct Batch<'g> {
     dispatches: usize,
     /// While the device profiles: the timestamps of each dispatch's own pass.
     timestamps: Option<BatchTimestamps>,
+    /// A listing batch ([`Gpu::kernel_listing`]): the kernels its dispatches would run that
+    /// have no pipeline yet, in place of recording them.
+    listing: Option<Vec<(KernelSource, Specialization)>>,
 }
 
 impl Gpu {
@@ -105,8 +108,20 @@ impl Gpu {
             },
             held: Vec::new(),
             pending_errors: Vec::new(),
+            listing: None,
             dispatches: 0,
             timestamps: self.profiling().then(|| BatchTimestamps::new(self)),
+        }
+    }
+
+    /// A batch that records nothing: its dispatches only list the kernels they would run that
+    /// have no pipeline yet ([`Batch::into_listed_kernels`]), for [`Gpu::compile_kernels`].
+    /// It is dropped, never submitted.
+    pub fn kernel_listing(&self, label: &'static str) -> Batch<'_> {
+        Batch {
+            listing: Some(Vec::new()),
+            timestamps: None,
+            ..self.batch(label)
         }
     }
 
@@ -194,6 +209,17 @@ impl<'g> Batch<'g> {
         workgroups: [u32; 3],
     ) -> Result<()> {
         let gpu = self.gpu;
+        if let Some(listed) = &mut self.listing {
+            let new = gpu.kernels.cached(kernel, spec).is_none()
+                && !listed
+                    .iter()
+                    .any(|(k, s)| k.name == kernel.name && s == spec);
+            if new {
+                listed.push((*kernel, spec.clone()));
+            }
+            self.dispatches += 1;
+            return Ok(());
+        }
         let uniform = if params.is_empty() {
             None
         } else {
@@ -266,6 +292,12 @@ impl<'g> Batch<'g> {
         }
         self.dispatches += 1;
         Ok(())
+    }
+
+    /// A listing batch's kernels without pipelines, each (kernel, specialization) once; empty
+    /// for a batch that records.
+    pub fn into_listed_kernels(mut self) -> Vec<(KernelSource, Specialization)> {
+        self.listing.take().unwrap_or_default()
     }
 
     /// Submits everything recorded and waits until WebGPU has validated it.

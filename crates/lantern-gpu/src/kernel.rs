@@ -314,6 +314,17 @@ impl KernelCache {
         if let Some(pipeline) = self.cached(kernel, spec) {
             return Ok(pipeline);
         }
+        let pipeline = Self::compile(device, kernel, spec)?;
+        self.insert(kernel, spec, pipeline.clone());
+        Ok(pipeline)
+    }
+
+    /// Compiles `kernel` specialized by `spec`, without caching it.
+    pub(crate) fn compile(
+        device: &wgpu::Device,
+        kernel: &KernelSource,
+        spec: &Specialization,
+    ) -> Result<wgpu::ComputePipeline> {
         let source = spec.apply(kernel)?;
         let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
             label: Some(kernel.name),
@@ -327,13 +338,31 @@ impl KernelCache {
             compilation_options: wgpu::PipelineCompilationOptions::default(),
             cache: None,
         });
+        Ok(pipeline)
+    }
+
+    pub(crate) fn insert(
+        &self,
+        kernel: &KernelSource,
+        spec: &Specialization,
+        pipeline: wgpu::ComputePipeline,
+    ) {
         self.pipelines
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .entry(kernel.name)
             .or_default()
-            .insert(spec.clone(), pipeline.clone());
-        Ok(pipeline)
+            .insert(spec.clone(), pipeline);
+    }
+
+    /// How many pipelines have been compiled.
+    pub(crate) fn len(&self) -> usize {
+        self.pipelines
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .map(HashMap::len)
+            .sum()
     }
 }
 

@@ -12,6 +12,7 @@
 pub mod bandwidth;
 pub mod batch;
 mod bind_groups;
+mod compile_ahead;
 pub mod device;
 pub mod error;
 pub mod kernel;

@@ -218,3 +218,33 @@ async fn check_synthetic_llama(gpu: &Gpu) {
         logits = model.forward_tokens(&[next]).await.unwrap();
     }
 }
+
+// Natively, `compile_kernels` compiles every pipeline of the prefill and the decode step after
+// it (with the top-k selection) at once, so that running them compiles nothing more; in wasm
+// it compiles nothing, and they compile as before. Either way the tokens are the same.
+gpu_test!(kernels_compiled_ahead_leave_nothing_to_compile, |gpu| {
+    let bytes = synthetic_llama();
+    let options = ModelOptions {
+        max_context: 64,
+        ..ModelOptions::default()
+    };
+    let prompt = [3u32, 17, 42, 82, 0];
+    let mut model = GpuModel::from_gguf_bytes(&gpu, &bytes, &options)
+        .await
+        .unwrap();
+    let before = gpu.compiled_kernels();
+    model.compile_kernels(prompt.len()).unwrap();
+    let compiled = gpu.compiled_kernels();
+    let first = model.forward_top_k(&prompt, 1).await.unwrap()[0].0;
+    let second = model.forward_top_k(&[first], 1).await.unwrap()[0].0;
+    if cfg!(not(target_arch = "wasm32")) {
+        assert!(compiled > before, "nothing compiled ahead");
+        assert_eq!(gpu.compiled_kernels(), compiled, "the passes compiled more");
+    }
+    // The same tokens as a model that compiles as it goes (the reference test checks those).
+    let mut plain = GpuModel::from_gguf_bytes(&gpu, &bytes, &options)
+        .await
+        .unwrap();
+    assert_eq!(plain.forward_top_k(&prompt, 1).await.unwrap()[0].0, first);
+    assert_eq!(plain.forward_top_k(&[first], 1).await.unwrap()[0].0, second);
+});

@@ -29,6 +29,13 @@ pub trait LanguageModel {
     /// Runs `tokens` at the next positions and returns the logits that follow the last of them.
     fn forward(&mut self, tokens: &[u32]) -> impl Future<Output = Result<Vec<f32>, GenerateError>>;
 
+    /// Prepares what a prompt of `prompt_tokens` tokens and the decode steps after it will run
+    /// (a GPU model compiles their pipelines at once, on every core); the default does nothing.
+    fn compile_kernels(&self, prompt_tokens: usize) -> Result<(), GenerateError> {
+        let _ = prompt_tokens;
+        Ok(())
+    }
+
     /// The largest `k` [`forward_top_k`](Self::forward_top_k) takes; 0 (the default) when the
     /// model does not offer it.
     fn max_top_k(&self) -> usize {
@@ -232,7 +239,10 @@ pub async fn generate<M: LanguageModel>(
         .top_k_candidates()
         .filter(|&k| k <= model.max_top_k());
 
+    // (The prefill's time includes compiling its pipelines and the decode step's, as it did
+    // when the first pass compiled them one by one.)
     let started = clock.now_ms();
+    model.compile_kernels(prompt.len())?;
     let mut scores = forward(model, prompt, top_k).await?;
     let first_logits = clock.now_ms();
 

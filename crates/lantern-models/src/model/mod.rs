@@ -279,6 +279,42 @@ impl<G: Deref<Target = Gpu>> GpuModel<G> {
         Ok(top)
     }
 
+    /// Compiles the pipelines that a prefill of `prompt_tokens` tokens at the next positions and
+    /// the decode step after it will run (the top-k selection included) and that the device
+    /// has not compiled yet, all at once on every core natively (`Gpu::compile_kernels`), so
+    /// that the first token does not wait for them one after another. Recording those passes
+    /// then compiles nothing. In wasm this lists them only: they are compiled as recorded.
+    pub fn compile_kernels(&self, prompt_tokens: usize) -> Result<()> {
+        if prompt_tokens == 0 {
+            return Ok(());
+        }
+        let mut listing = self.gpu.kernel_listing("kernels to compile");
+        let decode_fits = self.position + prompt_tokens < self.max_context();
+        let passes = [
+            (prompt_tokens, self.position),
+            (1, self.position + prompt_tokens),
+        ];
+        for (tokens, start) in passes.into_iter().take(if decode_fits { 2 } else { 1 }) {
+            let tokens = vec![0; tokens];
+            if start == self.position {
+                self.check_fits(&tokens)?;
+            }
+            let logits = forward::record(
+                &mut listing,
+                &self.weights,
+                &self.plan,
+                &self.caches,
+                &tokens,
+                start,
+            )?;
+            if self.max_top_k() > 0 {
+                ops::top_k(&mut listing, &logits, 1)?;
+            }
+        }
+        self.gpu.compile_kernels(&listing.into_listed_kernels());
+        Ok(())
+    }
+
     /// A batch holding the forward pass of `tokens` at the next positions, and the logits
     /// tensor it will compute (kept alive by the caller until the batch is submitted).
     fn record(&self, tokens: &[u32]) -> Result<(Batch<'_>, Tensor)> {
@@ -340,6 +376,11 @@ impl<G: Deref<Target = Gpu>> LanguageModel for GpuModel<G> {
 
     fn max_top_k(&self) -> usize {
         GpuModel::max_top_k(self)
+    }
+
+    fn compile_kernels(&self, prompt_tokens: usize) -> std::result::Result<(), GenerateError> {
+        GpuModel::compile_kernels(self, prompt_tokens)
+            .map_err(|e| GenerateError::Model(e.to_string()))
     }
 
     async fn forward_top_k(
