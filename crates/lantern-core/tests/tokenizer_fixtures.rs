@@ -194,7 +194,12 @@ fn model_suite(model_file: &str, fetch_name: &str, expected: &str) {
         gguf.display()
     );
     let tokenizer = gguf_tokenizer(&gguf).unwrap();
-    let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tokenizer");
+    // The crate's directory as cargo and nextest set it when they run the test, rather than as
+    // compiled in: a test binary built from a checkout elsewhere (a shared target directory
+    // reuses it while the sources are older than it) would look there.
+    let crate_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from);
+    let fixtures = crate_dir.join("tests/fixtures/tokenizer");
     let plain = cases(
         &fixtures.join("corpus.inp"),
         &fixtures.join(format!("{expected}.out")),
