@@ -138,33 +138,27 @@ fn top_k_serial(
     let params = |n: usize, stride: usize| -> Result<[u32; 4]> {
         Ok([dim_u32(op, "n", n)?, k as u32, stride as u32, 0])
     };
-    let scan_groups = runs.div_ceil(SERIAL_WORKGROUP) as u32;
-    if runs == 1 {
-        return batch.dispatch(
-            &SERIAL_KERNEL,
-            &spec.bool("PAIRS", false),
-            &[logits.buffer(), out.buffer()],
-            bytemuck::cast_slice(&params(n, runs)?),
-            [scan_groups, 1, 1],
-        );
-    }
-    let gpu = batch.gpu();
-    let partial = gpu.empty("top-k runs", &[runs * k, 2])?;
+    // Several runs go to a scratch tensor for the merge; a single one is the result.
+    let partial = (runs > 1)
+        .then(|| batch.gpu().empty("top-k runs", &[runs * k, 2]))
+        .transpose()?;
     batch.dispatch(
         &SERIAL_KERNEL,
         &spec.clone().bool("PAIRS", false),
-        &[logits.buffer(), partial.buffer()],
+        &[logits.buffer(), partial.as_ref().unwrap_or(out).buffer()],
         bytemuck::cast_slice(&params(n, runs)?),
-        [scan_groups, 1, 1],
+        [runs.div_ceil(SERIAL_WORKGROUP) as u32, 1, 1],
     )?;
-    batch.dispatch(
-        &SERIAL_KERNEL,
-        &spec.bool("PAIRS", true),
-        &[partial.buffer(), out.buffer()],
-        bytemuck::cast_slice(&params(runs * k, 1)?),
-        [1, 1, 1],
-    )?;
-    batch.hold(partial);
+    if let Some(partial) = partial {
+        batch.dispatch(
+            &SERIAL_KERNEL,
+            &spec.bool("PAIRS", true),
+            &[partial.buffer(), out.buffer()],
+            bytemuck::cast_slice(&params(runs * k, 1)?),
+            [1, 1, 1],
+        )?;
+        batch.hold(partial);
+    }
     Ok(())
 }
 
