@@ -386,13 +386,13 @@ async fn check(gpu: &Gpu, label: &str, errors: Vec<ErrorFuture>) -> Result<()> {
 
 /// Validation and out-of-memory scopes around one operation, popped right after it so that scopes
 /// never interleave between batches.
-struct ErrorScopes {
+pub(crate) struct ErrorScopes {
     out_of_memory: wgpu::ErrorScopeGuard,
     validation: wgpu::ErrorScopeGuard,
 }
 
 impl ErrorScopes {
-    fn push(device: &wgpu::Device) -> Self {
+    pub(crate) fn push(device: &wgpu::Device) -> Self {
         let out_of_memory = device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
         let validation = device.push_error_scope(wgpu::ErrorFilter::Validation);
         ErrorScopes {
@@ -401,7 +401,7 @@ impl ErrorScopes {
         }
     }
 
-    fn pop(self) -> [ErrorFuture; 2] {
+    pub(crate) fn pop(self) -> [ErrorFuture; 2] {
         let validation: ErrorFuture = Box::pin(self.validation.pop());
         let out_of_memory: ErrorFuture = Box::pin(self.out_of_memory.pop());
         [validation, out_of_memory]

@@ -5,10 +5,16 @@
 //! pipelines are still created as they are first recorded: wasm has one thread here, and wgpu
 //! does not offer WebGPU's `createComputePipelineAsync`.
 
+#[cfg(not(target_arch = "wasm32"))]
+use crate::batch::ErrorScopes;
 use crate::device::Gpu;
 use crate::kernel::{KernelCache, KernelSource, Specialization};
 
 impl Gpu {
+    /// Whether [`Gpu::compile_kernels`] compiles anything: natively, not in wasm (so callers
+    /// need not list a pass's kernels there).
+    pub const COMPILES_AHEAD: bool = cfg!(not(target_arch = "wasm32"));
+
     /// Compiles `kernels` (from [`crate::Batch::into_listed_kernels`]) on as many threads as
     /// the machine has cores, natively; does nothing in wasm. A kernel that fails to compile is
     /// left out of the cache, so that recording it later reports the error in its batch, as
@@ -42,11 +48,12 @@ impl Gpu {
     /// thread) and caches it if it compiled.
     #[cfg(not(target_arch = "wasm32"))]
     fn compile_one(&self, kernel: &KernelSource, spec: &Specialization) {
-        let out_of_memory = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
-        let validation = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let scopes = ErrorScopes::push(&self.device);
         let pipeline = KernelCache::compile(&self.device, kernel, spec);
-        let failed = pollster::block_on(validation.pop()).is_some()
-            | pollster::block_on(out_of_memory.pop()).is_some();
+        let mut failed = false;
+        for error in scopes.pop() {
+            failed |= pollster::block_on(error).is_some();
+        }
         if let (Ok(pipeline), false) = (pipeline, failed) {
             self.kernels.insert(kernel, spec, pipeline);
         }

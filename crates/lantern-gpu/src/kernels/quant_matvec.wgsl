@@ -224,6 +224,14 @@ const SUMMED_DECODE = TOKENS == 1u && SUMMED_UNITS && SCALE_SUMS;
 // (`add_q4k_block`) rather than unit by unit.
 const BLOCKWISE_Q4_K = SUMMED_DECODE && FORMAT == FMT_Q4_K && THREADS_PER_ROW == 1u;
 
+// Quad `i` of the weights (words 4i .. 4i+3): one 16-byte load, or four word loads.
+fn quad_at(i: u32) -> vec4<u32> {
+    if (QUAD_LOADS) {
+        return weight_quad(i);
+    }
+    return four_words(4u * i);
+}
+
 // BLOCKWISE_Q4_K: adds block `block` of each of the invocation's rows (`row`: their first words)
 // times x (from vec4 `x_start`) to `acc`. Each row's 4-word header (d, dmin, the packed scales) is
 // loaded once for the block's 8 units rather than per unit, the loop over sub-block pairs is
@@ -234,11 +242,7 @@ fn add_q4k_block(row: ptr<function, array<u32, ROWS_PER_THREAD>>, x_start: u32, 
     var header: array<vec4<u32>, ROWS_PER_THREAD>;
     for (var r = 0u; r < ROWS_PER_THREAD; r++) { // unroll
         base[r] = (*row)[r] + block * BLOCK_WORDS;
-        if (QUAD_LOADS) {
-            header[r] = weight_quad(base[r] / 4u);
-        } else {
-            header[r] = four_words(base[r]);
-        }
+        header[r] = quad_at(base[r] / 4u);
     }
     for (var pair = 0u; pair < 4u; pair++) { // unroll
         let xi = x_start + (block * 8u + 2u * pair) * 8u;
@@ -283,14 +287,6 @@ const LONG_BODIES: bool = true;
 // (examples/matvec_speed.rs, alternating builds). SwiftShader's ran no faster, and took 4 s
 // longer to compile.
 const BLOCKWISE_Q6_K = TOKENS == 1u && SCALE_SUMS && FORMAT == FMT_Q6_K && THREADS_PER_ROW == 1u && LONG_BODIES;
-
-// Quad `i` of the weights (words 4i .. 4i+3): one 16-byte load, or four word loads.
-fn quad_at(i: u32) -> vec4<u32> {
-    if (QUAD_LOADS) {
-        return weight_quad(i);
-    }
-    return four_words(4u * i);
-}
 
 // BLOCKWISE_Q6_K: adds block `block` of each of the invocation's rows (`row`: their first words)
 // times x (from vec4 `x_start`) to `acc`. A Q6_K unit's words are shared: a low-bits word by

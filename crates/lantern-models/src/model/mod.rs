@@ -283,30 +283,20 @@ impl<G: Deref<Target = Gpu>> GpuModel<G> {
     /// the decode step after it will run (the top-k selection included) and that the device
     /// has not compiled yet, all at once on every core natively (`Gpu::compile_kernels`), so
     /// that the first token does not wait for them one after another. Recording those passes
-    /// then compiles nothing. In wasm this lists them only: they are compiled as recorded.
+    /// then compiles nothing. In wasm it does nothing: they are compiled as recorded.
     pub fn compile_kernels(&self, prompt_tokens: usize) -> Result<()> {
-        if prompt_tokens == 0 {
+        if prompt_tokens == 0 || !Gpu::COMPILES_AHEAD {
             return Ok(());
         }
+        let prompt = vec![0; prompt_tokens];
+        self.check_fits(&prompt)?;
         let mut listing = self.gpu.kernel_listing("kernels to compile");
-        let decode_fits = self.position + prompt_tokens < self.max_context();
-        let passes = [
-            (prompt_tokens, self.position),
-            (1, self.position + prompt_tokens),
-        ];
-        for (tokens, start) in passes.into_iter().take(if decode_fits { 2 } else { 1 }) {
-            let tokens = vec![0; tokens];
-            if start == self.position {
-                self.check_fits(&tokens)?;
-            }
-            let logits = forward::record(
-                &mut listing,
-                &self.weights,
-                &self.plan,
-                &self.caches,
-                &tokens,
-                start,
-            )?;
+        let mut passes = vec![(&prompt[..], self.position)];
+        if self.position + prompt_tokens < self.max_context() {
+            passes.push((&[0], self.position + prompt_tokens));
+        }
+        for (tokens, start) in passes {
+            let logits = self.record_into(&mut listing, tokens, start)?;
             if self.max_top_k() > 0 {
                 ops::top_k(&mut listing, &logits, 1)?;
             }
@@ -325,15 +315,20 @@ impl<G: Deref<Target = Gpu>> GpuModel<G> {
             "prefill"
         };
         let mut batch = self.gpu.batch(label);
-        let logits = forward::record(
-            &mut batch,
+        let logits = self.record_into(&mut batch, tokens, self.position)?;
+        Ok((batch, logits))
+    }
+
+    /// Records the forward pass of `tokens` at positions from `start` into `batch`.
+    fn record_into(&self, batch: &mut Batch<'_>, tokens: &[u32], start: usize) -> Result<Tensor> {
+        forward::record(
+            batch,
             &self.weights,
             &self.plan,
             &self.caches,
             tokens,
-            self.position,
-        )?;
-        Ok((batch, logits))
+            start,
+        )
     }
 
     fn check_fits(&self, tokens: &[u32]) -> Result<()> {
