@@ -41,6 +41,9 @@ struct Args {
     /// inside the product.
     #[arg(long)]
     normed: bool,
+    /// Submissions per shape, the best of which is reported (more to profile one at length).
+    #[arg(long, default_value_t = 5)]
+    submissions: usize,
 }
 
 /// (format, rows, cols, products per submission): SmolLM2-135M's feed-forward products and tied
@@ -53,8 +56,6 @@ const SHAPES: [(WeightFormat, usize, usize, usize); 6] = [
     (WeightFormat::Q6_K, 640, 2048, 300),
     (WeightFormat::Q5_0, 2048, 640, 300),
 ];
-
-const SUBMISSIONS: usize = 5;
 
 fn main() {
     pollster::block_on(run(Args::parse()));
@@ -109,7 +110,7 @@ async fn run(args: Args) {
             product = product.normed(&norm_weight, RmsNorm::new(1e-5));
         }
         let mut best = f64::MAX;
-        for _ in 0..SUBMISSIONS {
+        for _ in 0..args.submissions {
             let started = Instant::now();
             let mut batch = gpu.batch("matvec speed");
             for _ in 1..products {

@@ -29,6 +29,10 @@ pub struct GpuOptions {
     /// `None` where the adapter reads them fastest (tests use it to run both paths on one adapter;
     /// see [`Gpu::weights_in_textures`]).
     pub weight_textures: Option<bool>,
+    /// Whether kernels that reduce a row in one workgroup give it a single invocation:
+    /// `Some(true)` or `Some(false)`, or `None` for the adapter's choice (tests use it to run the
+    /// single-invocation path natively; see [`Gpu::lone_row_reductions`]).
+    pub lone_row_reductions: Option<bool>,
 }
 
 /// What the adapter is and what it allows: shown by the page, the CLI and benchmark reports.
@@ -122,6 +126,7 @@ pub struct Gpu {
     unroll_long_loops: bool,
     uniform_shared_vectors: bool,
     weights_in_textures: bool,
+    lone_row_reductions: bool,
     /// Set while kernel times are collected (see [`Gpu::start_profiling`]).
     profiler: Mutex<Option<crate::profile::Profiler>>,
 }
@@ -228,6 +233,9 @@ impl Gpu {
         let weights_in_textures = options
             .weight_textures
             .unwrap_or(info.device_type == wgpu::DeviceType::Cpu && !swiftshader);
+        let lone_row_reductions = options
+            .lone_row_reductions
+            .unwrap_or(cpu_workgroups && swiftshader);
         let pool = BufferPool::new(device.clone(), &required_limits);
         Ok(Gpu {
             device,
@@ -243,6 +251,7 @@ impl Gpu {
             unroll_long_loops,
             uniform_shared_vectors,
             weights_in_textures,
+            lone_row_reductions,
             profiler: Mutex::new(None),
         })
     }
@@ -325,6 +334,18 @@ impl Gpu {
     /// reads buffers at full speed. [`GpuOptions::weight_textures`] overrides the choice.
     pub fn weights_in_textures(&self) -> bool {
         self.weights_in_textures
+    }
+
+    /// Whether the kernels that reduce each row in one workgroup through `workgroup_sum` (RMSNorm,
+    /// the add fused with it, QK-norm in `attention_inputs`) give each workgroup one invocation,
+    /// which walks the row alone, with a sum that has no barrier (`ops::launch::row_reduction`).
+    /// On SwiftShader only: it runs a shader with a barrier as coroutines, and its decode step
+    /// spent 15 ms in SmolLM2's 30 `attention_inputs` dispatches, 5 ms with one invocation
+    /// (`lantern profile`, native SwiftShader); its prefill norms and attention inputs took
+    /// about half as long. On lavapipe the same change made prefill's take 1.3–1.9× longer (one
+    /// of its 8 SIMD lanes busy) and left decode's within the noise.
+    pub fn lone_row_reductions(&self) -> bool {
+        self.lone_row_reductions
     }
 
     /// Where weight matrices live: in textures where the adapter prefers them

@@ -149,6 +149,16 @@ pub async fn test_gpu_with_weight_textures(textures: bool) -> Gpu {
     .await
 }
 
+/// A device whose row reductions (RMSNorm, QK-norm) take one invocation per workgroup, as on
+/// SwiftShader, so that other adapters test that path too (see [`Gpu::lone_row_reductions`]).
+pub async fn test_gpu_with_lone_row_reductions() -> Gpu {
+    test_gpu_with(GpuOptions {
+        lone_row_reductions: Some(true),
+        ..GpuOptions::default()
+    })
+    .await
+}
+
 async fn test_gpu_with(options: GpuOptions) -> Gpu {
     match Gpu::new(options).await {
         Ok(gpu) => gpu,

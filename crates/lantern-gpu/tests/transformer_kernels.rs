@@ -15,7 +15,9 @@ use lantern_gpu::ops::{
     Rope, RopeStyle,
 };
 use lantern_gpu::reference::transformer::{self as reference, AttentionShape};
-use lantern_gpu::testing::{Rng, compare, test_gpu_with_gpu_workgroups};
+use lantern_gpu::testing::{
+    Rng, compare, test_gpu_with_gpu_workgroups, test_gpu_with_lone_row_reductions,
+};
 use lantern_gpu::{Gpu, GpuError, gpu_test};
 
 #[cfg(target_arch = "wasm32")]
@@ -64,6 +66,11 @@ gpu_test!(rms_norm_matches_reference_per_token_and_per_head, |gpu| {
 // The workgroup sizes a GPU gets (a CPU adapter gets at most 64 invocations).
 gpu_test!(rms_norm_in_gpu_workgroups_matches_reference, |_gpu| {
     check_rms_norm(&test_gpu_with_gpu_workgroups().await).await;
+});
+
+// One invocation per row, as on SwiftShader (see Gpu::lone_row_reductions).
+gpu_test!(rms_norm_in_lone_invocations_matches_reference, |_gpu| {
+    check_rms_norm(&test_gpu_with_lone_row_reductions().await).await;
 });
 
 async fn check_rms_norm(gpu: &Gpu) {
@@ -144,43 +151,55 @@ gpu_test!(
 gpu_test!(
     add_rms_norm_with_a_post_norm_of_y_matches_reference,
     |gpu| {
-        let mut rng = Rng::new(12);
-        for (shape, offset) in [([1usize, 640], 1.0), ([7, 576], 0.0), ([2, 5], 0.0)] {
-            let n = shape[0] * shape[1];
-            let x = rng.vec(n, -2.0, 2.0);
-            let y = rng.vec(n, -20.0, 20.0);
-            let (w_y, w) = (rng.vec(shape[1], 0.0, 2.0), rng.vec(shape[1], 0.0, 2.0));
-            let norm = RmsNorm {
-                eps: 1e-6,
-                weight_offset: offset,
-            };
-            let residual = gpu.upload("x", &x, &shape).unwrap();
-            let mut batch = gpu.batch("add_rms_norm post-norm test");
-            let h = ops::add_rms_norm(
-                &mut batch,
-                &residual,
-                &gpu.upload("y", &y, &shape).unwrap(),
-                Some(&gpu.upload("w_y", &w_y, &[shape[1]]).unwrap()),
-                &gpu.upload("w", &w, &[shape[1]]).unwrap(),
-                norm,
-            )
-            .unwrap();
-            let h = batch.submit_and_read(&h).await.unwrap();
-            let residual = gpu.read(&residual).await.unwrap();
-
-            let y_normed = reference::rms_norm(&y, &w_y, norm.eps, offset);
-            let sum = reference::add(&x, &y_normed);
-            let rel = reference::rms_norm_relative_bound(shape[1]);
-            let bound: Vec<f32> = (0..n)
-                .map(|i| y_normed[i].abs() * rel + sum[i].abs() * f32::EPSILON + f32::MIN_POSITIVE)
-                .collect();
-            let what = format!("post-normed residual {shape:?}");
-            assert_within(&what, &residual, &sum, &bound);
-            let what = format!("add_rms_norm {shape:?} after a post-norm");
-            check_normalised(&what, &h, &residual, &w, norm);
-        }
+        check_add_rms_norm_with_a_post_norm(&gpu).await;
     }
 );
+
+// Both of its sums over one invocation per row, as on SwiftShader.
+gpu_test!(
+    add_rms_norm_with_a_post_norm_in_lone_invocations_matches_reference,
+    |_gpu| {
+        check_add_rms_norm_with_a_post_norm(&test_gpu_with_lone_row_reductions().await).await;
+    }
+);
+
+async fn check_add_rms_norm_with_a_post_norm(gpu: &Gpu) {
+    let mut rng = Rng::new(12);
+    for (shape, offset) in [([1usize, 640], 1.0), ([7, 576], 0.0), ([2, 5], 0.0)] {
+        let n = shape[0] * shape[1];
+        let x = rng.vec(n, -2.0, 2.0);
+        let y = rng.vec(n, -20.0, 20.0);
+        let (w_y, w) = (rng.vec(shape[1], 0.0, 2.0), rng.vec(shape[1], 0.0, 2.0));
+        let norm = RmsNorm {
+            eps: 1e-6,
+            weight_offset: offset,
+        };
+        let residual = gpu.upload("x", &x, &shape).unwrap();
+        let mut batch = gpu.batch("add_rms_norm post-norm test");
+        let h = ops::add_rms_norm(
+            &mut batch,
+            &residual,
+            &gpu.upload("y", &y, &shape).unwrap(),
+            Some(&gpu.upload("w_y", &w_y, &[shape[1]]).unwrap()),
+            &gpu.upload("w", &w, &[shape[1]]).unwrap(),
+            norm,
+        )
+        .unwrap();
+        let h = batch.submit_and_read(&h).await.unwrap();
+        let residual = gpu.read(&residual).await.unwrap();
+
+        let y_normed = reference::rms_norm(&y, &w_y, norm.eps, offset);
+        let sum = reference::add(&x, &y_normed);
+        let rel = reference::rms_norm_relative_bound(shape[1]);
+        let bound: Vec<f32> = (0..n)
+            .map(|i| y_normed[i].abs() * rel + sum[i].abs() * f32::EPSILON + f32::MIN_POSITIVE)
+            .collect();
+        let what = format!("post-normed residual {shape:?}");
+        assert_within(&what, &residual, &sum, &bound);
+        let what = format!("add_rms_norm {shape:?} after a post-norm");
+        check_normalised(&what, &h, &residual, &w, norm);
+    }
+}
 
 /// `h` is `rms_norm(sum) * (w + offset)` within the norm's relative bound.
 fn check_normalised(what: &str, h: &[f32], sum: &[f32], w: &[f32], norm: RmsNorm) {
@@ -800,6 +819,18 @@ gpu_test!(attention_rejects_inconsistent_shapes, |gpu| {
 // attention, all in one batch; each step's output checked against the references, and after
 // warm-up no step creates a buffer (the position travels in the parameter block).
 gpu_test!(decode_steps_match_reference_and_allocate_nothing, |gpu| {
+    check_decode_steps(&gpu).await;
+});
+
+// QK-norm, rope and the cache write with one invocation per head, as on SwiftShader.
+gpu_test!(
+    decode_steps_with_lone_row_reductions_match_reference,
+    |_gpu| {
+        check_decode_steps(&test_gpu_with_lone_row_reductions().await).await;
+    }
+);
+
+async fn check_decode_steps(gpu: &Gpu) {
     let (heads, kv_heads, head_dim, steps) = (4usize, 1usize, 256usize, 12usize);
     let mut rng = Rng::new(400);
     let rope = Rope::new(RopeStyle::Neox, head_dim, 1e6);
@@ -814,7 +845,7 @@ gpu_test!(decode_steps_match_reference_and_allocate_nothing, |gpu| {
         gpu.upload("q_norm", &q_norm, &[head_dim]).unwrap(),
         gpu.upload("k_norm", &k_norm, &[head_dim]).unwrap(),
     );
-    let cache = KvCache::new(&gpu, steps, kv_heads, head_dim).unwrap();
+    let cache = KvCache::new(gpu, steps, kv_heads, head_dim).unwrap();
     let (mut keys, mut values) = (Vec::new(), Vec::new());
     let mut created = Vec::new();
     for step in 0..steps {
@@ -893,4 +924,4 @@ gpu_test!(decode_steps_match_reference_and_allocate_nothing, |gpu| {
         created[2..].iter().all(|&c| c == 0),
         "buffers created per step: {created:?}"
     );
-});
+}

@@ -7,8 +7,8 @@
 // the norm reads it back) and as many dispatches; here each invocation adds, stores and squares
 // the same elements in one pass, and reads only its own writes back for the final scaling.
 //
-// One workgroup per row, reduced by workgroup_sum.wgsl (prepended). Specializable: WG_SIZE (a power
-// of two).
+// One workgroup per row, reduced by workgroup_sum.wgsl (prepended; on SwiftShader one invocation
+// per workgroup, `ops::launch::row_reduction`). Specializable: WG_SIZE (a power of two).
 
 struct Params {
     rows: u32,

@@ -28,8 +28,8 @@
 // The rotated values end up within a few f32 ulps of an f64 evaluation at any position < 2^32.
 //
 // One workgroup per (token, head) of q, k and v together; its invocations stride over the head's
-// pairs. Specializable: FREQ_VECS (the frequency table's length in vec4s, two pairs each, at least
-// one), WG_SIZE (a power of two).
+// pairs (one invocation on SwiftShader: `ops::launch::row_reduction`). Specializable: FREQ_VECS
+// (the frequency table's length in vec4s, two pairs each, at least one), WG_SIZE (a power of two).
 
 struct Params {
     tokens: u32,

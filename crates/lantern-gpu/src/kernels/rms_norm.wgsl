@@ -6,7 +6,8 @@
 //
 // One workgroup per row: the invocations stride over the row summing squares, reduce them with
 // workgroup_sum.wgsl (prepended), then scale the row. Specializable: WG_SIZE (a power of
-// two; the launcher sizes it to the row so short QK-norm rows do not leave most invocations idle).
+// two; the launcher sizes it to the row so short QK-norm rows do not leave most invocations idle,
+// and gives SwiftShader one invocation: `ops::launch::row_reduction`).
 
 struct Params {
     rows: u32,

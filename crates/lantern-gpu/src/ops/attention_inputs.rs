@@ -3,11 +3,11 @@
 
 use crate::batch::Batch;
 use crate::error::{GpuError, Result};
-use crate::kernel::{KernelSource, Specialization};
+use crate::kernel::KernelSource;
 use crate::kernel_source;
 use crate::ops::dim_u32;
 use crate::ops::kv_cache::KvCache;
-use crate::ops::launch::pow2_workgroup;
+use crate::ops::launch::row_reduction;
 use crate::ops::norm::RmsNorm;
 use crate::ops::rope::{Rope, RopeStyle};
 use crate::tensor::Tensor;
@@ -142,11 +142,9 @@ pub fn attention_inputs(
     // The cache row index must not wrap either (position + T fits the cache, checked above).
     dim_u32(op, "cache elements", cache.max_ctx() * kv_heads * head_dim)?;
 
-    // Enough invocations for a head's pairs (rope) or its values (a copy), within the device.
-    let wg = pow2_workgroup(gpu, head_dim / 2, 32, gpu.reduction_workgroup_limit(256));
-    let spec = Specialization::new()
-        .u32("FREQ_VECS", freq_vecs as u32)
-        .u32("WG_SIZE", wg);
+    // Enough invocations for a head's pairs (rope) or its values (a copy), within the device
+    // (one on a CPU adapter).
+    let spec = row_reduction(gpu, head_dim / 2).u32("FREQ_VECS", freq_vecs as u32);
     // Bindings that a head set does not use get a buffer it never reads.
     let (q_src, q_norm, k_norm) = (
         q.map_or(k.tensor, |q| q.tensor),

@@ -3,6 +3,7 @@
 
 use crate::device::Gpu;
 use crate::error::{GpuError, Result};
+use crate::kernel::Specialization;
 use crate::tensor::Tensor;
 
 /// Invocations of the elementwise kernels (activation, add): WebGPU guarantees 256.
@@ -19,6 +20,24 @@ pub(crate) fn pow2_workgroup(gpu: &Gpu, want: usize, lo: u32, hi: u32) -> u32 {
         .checked_next_power_of_two()
         .unwrap_or(limit);
     want.clamp(lo.min(limit), limit)
+}
+
+/// `workgroup_sum` for workgroups of one invocation, without barriers.
+const LONE_INVOCATION_SUM: &str = include_str!("../kernels/workgroup_sum_alone.wgsl");
+
+/// The specialization of a kernel that reduces each of its rows (of `want` values to spread over
+/// invocations) in one workgroup through workgroup_sum.wgsl: on a GPU as many invocations as
+/// [`pow2_workgroup`] gives (32 to 256, at most 64 on a CPU adapter). Where the adapter prefers
+/// it ([`Gpu::lone_row_reductions`]: SwiftShader), one invocation per workgroup, which walks its
+/// row alone, with a `workgroup_sum` that has no barrier (kernels/workgroup_sum_alone.wgsl).
+pub(crate) fn row_reduction(gpu: &Gpu, want: usize) -> Specialization {
+    if gpu.lone_row_reductions() {
+        return Specialization::new()
+            .u32("WG_SIZE", 1)
+            .replace_functions(LONE_INVOCATION_SUM);
+    }
+    let wg = pow2_workgroup(gpu, want, 32, gpu.reduction_workgroup_limit(256));
+    Specialization::new().u32("WG_SIZE", wg)
 }
 
 /// Grid for `n` elements at `wg` invocations each, split into 2D past the per-dimension limit.

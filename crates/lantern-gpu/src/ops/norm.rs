@@ -3,10 +3,10 @@
 
 use crate::batch::Batch;
 use crate::error::{GpuError, Result};
-use crate::kernel::{KernelSource, Specialization};
+use crate::kernel::KernelSource;
 use crate::kernel_source;
 use crate::ops::dim_u32;
-use crate::ops::launch::{pow2_workgroup, same_shape};
+use crate::ops::launch::{row_reduction, same_shape};
 use crate::tensor::Tensor;
 
 pub const RMS_NORM: KernelSource = kernel_source!("rms_norm" after "workgroup_sum");
@@ -64,10 +64,9 @@ pub fn rms_norm(
     if rows == 0 || cols == 0 {
         return Ok(y);
     }
-    let wg = pow2_workgroup(gpu, cols as usize, 32, gpu.reduction_workgroup_limit(256));
     batch.dispatch(
         &RMS_NORM,
-        &Specialization::new().u32("WG_SIZE", wg),
+        &row_reduction(gpu, cols as usize),
         &[x.buffer(), weight.buffer(), y.buffer()],
         bytemuck::cast_slice(&norm.params(rows, cols)),
         gpu.grid("rms_norm", u64::from(rows))?,
@@ -97,14 +96,13 @@ pub fn add_rms_norm(
     if rows == 0 || cols == 0 {
         return Ok(h);
     }
-    let wg = pow2_workgroup(gpu, cols as usize, 32, gpu.reduction_workgroup_limit(256));
     let [rows, cols, eps, offset] = norm.params(rows, cols);
     let params = [rows, cols, eps, offset, u32::from(y_weight.is_some())];
     // Without y's norm its weight binding is never read: the other weight stands in.
     let y_weight = y_weight.unwrap_or(weight);
     batch.dispatch(
         &ADD_RMS_NORM,
-        &Specialization::new().u32("WG_SIZE", wg),
+        &row_reduction(gpu, cols as usize),
         &[
             residual.buffer(),
             y.buffer(),
