@@ -621,19 +621,15 @@ fn profile_times_every_kernel_of_a_decode_step() {
             timed(name).unwrap_or_else(|| panic!("{name} missing in {phase}: {report}"))
         };
         assert_eq!(dispatches("quant_matvec"), 121.0, "{phase}");
-        // Decode attention on a CPU adapter (lavapipe, SwiftShader) has a kernel of its own.
-        let attention = if phase == "decode" {
-            timed("attention").or(timed("attention_decode_cpu"))
-        } else {
-            timed("attention")
-        };
+        // Attention on a CPU adapter (lavapipe, SwiftShader) has a kernel of its own.
+        let attention = timed("attention").or(timed("attention_cpu"));
         assert_eq!(attention, Some(30.0), "{phase}: {report}");
         // No add kernel: the output and down products add into the residual stream. A norm
         // kernel per norm (the first layer's, then two per layer), unless the products norm
-        // their input themselves (decode on CPU adapters, whose decode attention has a kernel of
-        // its own): then the output norm's only.
+        // their input themselves (decode on CPU adapters, whose attention has a kernel of its
+        // own): then the output norm's only.
         assert_eq!(timed("add_rms_norm"), None, "{phase}");
-        let products_norm = phase == "decode" && timed("attention_decode_cpu").is_some();
+        let products_norm = phase == "decode" && timed("attention_cpu").is_some();
         let norms = if products_norm { 1.0 } else { 61.0 };
         assert_eq!(dispatches("rms_norm"), norms, "{phase}: {report}");
         // The activation has a kernel of its own unless the gate-up product applies it (CPU

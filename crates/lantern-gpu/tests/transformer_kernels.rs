@@ -630,6 +630,10 @@ async fn check_attention_prefill(gpu: &Gpu) {
             // The same with the keys forced into one chunk and into several.
             Case::new(heads, kv, hd, 7, 1093).window(512).chunks(1),
             Case::new(heads, kv, hd, 7, 5).chunks(3),
+            // Enough tokens that a CPU adapter leaves the keys whole (attention_cpu.wgsl), with
+            // each row's own window start inside them.
+            Case::new(heads, kv, hd, 24, 40),
+            Case::new(heads, kv, hd, 24, 40).window(32),
             Case {
                 softcap: Some(1.5),
                 ..Case::new(heads, kv, hd, 7, 5)
@@ -683,7 +687,7 @@ async fn check_attention_decode(gpu: &Gpu) {
             }
         }
     }
-    // On CPU adapters decode has a kernel of its own (attention_decode_cpu.wgsl), which takes
+    // On CPU adapters attention has a kernel of its own (attention_cpu.wgsl), which takes
     // up to 256 values of heads per invocation: 5 heads of 64 per kv head go as sets of 3 and
     // 2 (one invocation's third head past its group), and heads of 512 are left to
     // attention.wgsl.

@@ -1,6 +1,6 @@
 // Causal grouped-query attention of new queries against a layer's KV cache, numerically stable
-// (online softmax with a running maximum), for prefill and decode alike (on CPU adapters decode
-// uses attention_decode_cpu.wgsl, which computes the same thing without barriers).
+// (online softmax with a running maximum), for prefill and decode alike (CPU adapters use
+// attention_cpu.wgsl, which computes the same thing without barriers).
 //
 //   q:       [T, n_heads, HEAD_DIM], query token t at position start + t
 //   caches:  [max_ctx, n_kv_heads, HEAD_DIM], key j at position j (0 .. start + T already written)

@@ -1,8 +1,8 @@
 //! Launchers for `kernels/attention.wgsl` and `kernels/attention_merge.wgsl`: causal
 //! grouped-query attention of new queries against a layer's [`KvCache`], for prefill (many
 //! queries) and decode (one query, its context split over workgroups and merged). On a CPU
-//! adapter (lavapipe, SwiftShader) decode uses `kernels/attention_decode_cpu.wgsl` instead,
-//! which has no workgroup memory or barriers: 2-3x faster there (README, "Performance").
+//! adapter (lavapipe, SwiftShader) both use `kernels/attention_cpu.wgsl` instead, which has no
+//! workgroup memory or barriers: decode 2-3x faster there (README, "Performance").
 
 use crate::batch::Batch;
 use crate::error::{GpuError, Result};
@@ -15,7 +15,7 @@ use crate::tensor::Tensor;
 
 pub const KERNEL: KernelSource = kernel_source!("attention");
 pub const MERGE: KernelSource = kernel_source!("attention_merge");
-pub const DECODE_ON_CPU: KernelSource = kernel_source!("attention_decode_cpu");
+pub const ON_CPU: KernelSource = kernel_source!("attention_cpu");
 
 /// Query rows (token × head pairs sharing a kv head) per workgroup at most: each thread keeps
 /// a score and an accumulator per row in registers.
@@ -97,11 +97,10 @@ pub fn attention_split(
         return Ok(out);
     }
     let forced_chunks = forced_key_chunks(split)?;
-    if tokens == 1
-        && gpu.cpu_workgroups()
-        && let Some(rows) = cpu_decode_rows(head_dim, n_heads / n_kv)
+    if gpu.cpu_workgroups()
+        && let Some(rows) = cpu_rows(head_dim, n_heads / n_kv)
     {
-        decode_on_cpu(batch, q, cache, start, params, forced_chunks, rows, &out)?;
+        attention_on_cpu(batch, q, cache, start, params, forced_chunks, rows, &out)?;
         return Ok(out);
     }
 
@@ -173,7 +172,7 @@ pub fn attention_split(
     Ok(out)
 }
 
-/// One launch of attention.wgsl or attention_decode_cpu.wgsl, which bind (q, keys, values,
+/// One launch of attention.wgsl or attention_cpu.wgsl, which bind (q, keys, values,
 /// output) alike and write the output itself with one chunk of keys, partials otherwise.
 struct ChunkedKernel<'a> {
     source: &'a KernelSource,
@@ -265,32 +264,38 @@ fn merge_chunks(batch: &mut Batch<'_>, partials: Tensor, out: &Tensor) -> Result
 
 /// Keys per chunk that decode attention on a CPU adapter aims for: enough work per invocation
 /// to outweigh its partial results and their merge, and chunks enough for every core's lanes.
-const CPU_DECODE_CHUNK_KEYS: usize = 32;
+const CPU_CHUNK_KEYS: usize = 32;
 
-/// Invocations per workgroup of attention_decode_cpu.wgsl: a SIMD group of lavapipe's (8 lanes)
-/// or two of SwiftShader's (4).
-const CPU_DECODE_WG: u32 = 8;
+/// Invocations that keep a CPU adapter's lanes and cores busy without splitting the keys (8
+/// workgroups of [`CPU_WG`]): a prefill has that many (token, head set) pairs from a few tokens
+/// on, and splitting its keys too would only add partials and a merge.
+const CPU_UNSPLIT_TASKS: usize = 64;
 
-/// The most vec4s of queries (and as many of outputs) one invocation of attention_decode_cpu.wgsl
-/// keeps: the unroller's limit on a loop's copies.
-const CPU_DECODE_VEC4S: usize = 64;
+/// Invocations per workgroup of attention_cpu.wgsl: a SIMD group of lavapipe's (8 lanes) or two
+/// of SwiftShader's (4).
+const CPU_WG: u32 = 8;
 
-/// Query heads per invocation of attention_decode_cpu.wgsl: as many of a kv head's `group` as
-/// its private arrays hold, spread evenly over the sets; None when not even one head fits (heads
-/// longer than 256 values), which leaves decode to attention.wgsl.
-fn cpu_decode_rows(head_dim: usize, group: usize) -> Option<usize> {
-    if !head_dim.is_multiple_of(4) || head_dim / 4 > CPU_DECODE_VEC4S || group == 0 {
+/// The most vec4s of queries (and as many of outputs) one invocation of attention_cpu.wgsl keeps:
+/// the unroller's limit on a loop's copies.
+const CPU_VEC4S: usize = 64;
+
+/// Query heads per invocation of attention_cpu.wgsl: as many of a kv head's `group` as its
+/// private arrays hold, spread evenly over the sets; None when not even one head fits (heads
+/// longer than 256 values), which leaves attention to attention.wgsl.
+fn cpu_rows(head_dim: usize, group: usize) -> Option<usize> {
+    if !head_dim.is_multiple_of(4) || head_dim / 4 > CPU_VEC4S || group == 0 {
         return None;
     }
-    let most = CPU_DECODE_VEC4S / (head_dim / 4);
+    let most = CPU_VEC4S / (head_dim / 4);
     let sets = group.div_ceil(most);
     Some(group.div_ceil(sets))
 }
 
-/// Decode attention on a CPU adapter (attention_decode_cpu.wgsl): one invocation per set of
-/// `rows` heads and chunk of keys, without barriers; chunks merged by attention_merge.wgsl.
+/// Attention on a CPU adapter (attention_cpu.wgsl): one invocation per token, set of `rows`
+/// heads and chunk of keys, without barriers; chunks merged by attention_merge.wgsl. The keys are
+/// split only where the tokens and head sets alone leave lanes idle (decode).
 #[allow(clippy::too_many_arguments)]
-fn decode_on_cpu(
+fn attention_on_cpu(
     batch: &mut Batch<'_>,
     q: &Tensor,
     cache: &KvCache,
@@ -302,16 +307,18 @@ fn decode_on_cpu(
 ) -> Result<()> {
     let gpu = batch.gpu();
     let op = "attention";
-    let (_, n_heads, head_dim) = heads_dims(op, "q", q)?;
+    let (tokens, n_heads, head_dim) = heads_dims(op, "q", q)?;
     let n_kv = cache.kv_heads();
-    let span = visible_span(params, start, 1);
-    let first = start + 1 - span;
-    let chunks = forced_chunks.unwrap_or_else(|| {
-        span.div_ceil(CPU_DECODE_CHUNK_KEYS)
-            .clamp(1, MAX_KEY_CHUNKS)
+    let span = visible_span(params, start, tokens);
+    let first = start + tokens - span;
+    let row_sets = (n_heads / n_kv).div_ceil(rows);
+    let unsplit_tasks = tokens * n_kv * row_sets;
+    let chunks = forced_chunks.unwrap_or(if unsplit_tasks >= CPU_UNSPLIT_TASKS {
+        1
+    } else {
+        span.div_ceil(CPU_CHUNK_KEYS).clamp(1, MAX_KEY_CHUNKS)
     });
     let chunk_keys = span.div_ceil(chunks);
-    let row_sets = (n_heads / n_kv).div_ceil(rows);
     let uniform = [
         dim_u32(op, "heads", n_heads)?,
         dim_u32(op, "kv heads", n_kv)?,
@@ -320,21 +327,28 @@ fn decode_on_cpu(
         chunks as u32,
         dim_u32(op, "chunk keys", chunk_keys)?,
         dim_u32(op, "row sets", row_sets)?,
-        0,
+        dim_u32(op, "tokens", tokens)?,
         params.scale.to_bits(),
         params.softcap.unwrap_or(0.0).to_bits(),
+        // A window at least as long as the context hides nothing: the same as none (0).
+        dim_u32(
+            op,
+            "window",
+            params.window.map_or(0, |w| w.min(start + tokens)),
+        )?,
+        0,
     ];
     let spec = Specialization::new()
-        .u32("WG_SIZE", CPU_DECODE_WG)
+        .u32("WG_SIZE", CPU_WG)
         .u32("ROWS", rows as u32)
         .u32("HEAD_DIM", head_dim as u32)
         .u32("HEAD_VEC4S", (head_dim / 4) as u32);
-    let tasks = (n_kv * row_sets * chunks) as u64;
+    let tasks = (unsplit_tasks * chunks) as u64;
     let kernel = ChunkedKernel {
-        source: &DECODE_ON_CPU,
+        source: &ON_CPU,
         spec: &spec,
         uniform: &uniform,
-        grid: gpu.grid(op, tasks.div_ceil(u64::from(CPU_DECODE_WG)))?,
+        grid: gpu.grid(op, tasks.div_ceil(u64::from(CPU_WG)))?,
         chunks,
     };
     dispatch_and_merge(batch, &kernel, q, cache, out)
