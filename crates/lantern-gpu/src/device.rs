@@ -340,9 +340,9 @@ impl Gpu {
     /// the add fused with it, QK-norm in `attention_inputs`) give each workgroup one invocation,
     /// which walks the row alone, with a sum that has no barrier (`ops::launch::row_reduction`).
     /// On SwiftShader only: it runs a shader with a barrier as coroutines, and its decode step
-    /// spent 15 ms in SmolLM2's 30 `attention_inputs` dispatches, 5 ms with one invocation
-    /// (`lantern profile`, native SwiftShader); its prefill norms and attention inputs took
-    /// about half as long. On lavapipe the same change made prefill's take 1.3–1.9× longer (one
+    /// spent 15–17 ms in SmolLM2's 30 `attention_inputs` dispatches, 4.6–5.1 ms with one
+    /// invocation (`lantern profile`, native SwiftShader, two alternating pairs of runs); its
+    /// prefill norms and attention inputs took about half as long. On lavapipe the same change made prefill's take 1.3–1.9× longer (one
     /// of its 8 SIMD lanes busy) and left decode's within the noise.
     pub fn lone_row_reductions(&self) -> bool {
         self.lone_row_reductions

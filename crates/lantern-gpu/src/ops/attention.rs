@@ -142,12 +142,7 @@ pub fn attention_split(
         dim_u32(op, "heads", n_heads)?,
         dim_u32(op, "kv heads", n_kv)?,
         dim_u32(op, "start", start)?,
-        // A window at least as long as the context hides nothing: the same as none (0).
-        dim_u32(
-            op,
-            "window",
-            params.window.map_or(0, |w| w.min(start + tokens)),
-        )?,
+        window_param(params, start, tokens)?,
         chunks as u32,
         dim_u32(op, "row blocks", row_blocks)?,
         0,
@@ -233,6 +228,16 @@ fn visible_span(params: &AttentionParams, start: usize, tokens: usize) -> usize 
     params
         .window
         .map_or(context, |w| context.min(w.saturating_add(tokens - 1)))
+}
+
+/// The kernels' `window` parameter: the keys a query sees at most, or 0 for all before it. A
+/// window at least as long as the context hides nothing, the same as none.
+fn window_param(params: &AttentionParams, start: usize, tokens: usize) -> Result<u32> {
+    dim_u32(
+        "attention",
+        "window",
+        params.window.map_or(0, |w| w.min(start + tokens)),
+    )
 }
 
 /// Records attention_merge.wgsl: `partials` ([rows, chunks, head_dim + 2]) into `out`.
@@ -330,12 +335,7 @@ fn attention_on_cpu(
         dim_u32(op, "tokens", tokens)?,
         params.scale.to_bits(),
         params.softcap.unwrap_or(0.0).to_bits(),
-        // A window at least as long as the context hides nothing: the same as none (0).
-        dim_u32(
-            op,
-            "window",
-            params.window.map_or(0, |w| w.min(start + tokens)),
-        )?,
+        window_param(params, start, tokens)?,
         0,
     ];
     let spec = Specialization::new()

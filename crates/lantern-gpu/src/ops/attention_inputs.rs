@@ -143,7 +143,7 @@ pub fn attention_inputs(
     dim_u32(op, "cache elements", cache.max_ctx() * kv_heads * head_dim)?;
 
     // Enough invocations for a head's pairs (rope) or its values (a copy), within the device
-    // (one on a CPU adapter).
+    // (one where the adapter prefers it: `Gpu::lone_row_reductions`).
     let spec = row_reduction(gpu, head_dim / 2).u32("FREQ_VECS", freq_vecs as u32);
     // Bindings that a head set does not use get a buffer it never reads.
     let (q_src, q_norm, k_norm) = (
