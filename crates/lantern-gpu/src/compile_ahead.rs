@@ -8,7 +8,7 @@
 #[cfg(not(target_arch = "wasm32"))]
 use crate::batch::ErrorScopes;
 use crate::device::Gpu;
-use crate::kernel::{KernelCache, KernelSource, Specialization};
+use crate::kernel::{KernelSource, Specialization};
 
 impl Gpu {
     /// Whether [`Gpu::compile_kernels`] compiles anything: natively, not in wasm (so callers
@@ -49,7 +49,7 @@ impl Gpu {
     #[cfg(not(target_arch = "wasm32"))]
     fn compile_one(&self, kernel: &KernelSource, spec: &Specialization) {
         let scopes = ErrorScopes::push(&self.device);
-        let pipeline = KernelCache::compile(&self.device, kernel, spec);
+        let pipeline = crate::kernel::KernelCache::compile(&self.device, kernel, spec);
         let mut failed = false;
         for error in scopes.pop() {
             failed |= pollster::block_on(error).is_some();

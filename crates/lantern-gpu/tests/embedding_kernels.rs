@@ -82,7 +82,7 @@ gpu_test!(embedding_matches_reference_for_every_format, |gpu| {
     }
 });
 
-// The other storage than the adapter's (see quant_kernels.rs): textures on SwiftShader and GPUs,
+// The other storage than the adapter's (see quant_weights.rs): textures on SwiftShader and GPUs,
 // storage buffers on lavapipe.
 gpu_test!(embedding_from_the_other_storage_matches_reference, |gpu| {
     let other = test_gpu_with_weight_textures(!gpu.weights_in_textures()).await;
