@@ -90,6 +90,8 @@ pub struct Specialization {
     declarations: Vec<(&'static str, String)>,
     /// Sets of WGSL functions that replace the kernel's functions of the same names, in order.
     functions: Vec<&'static str>,
+    /// Functions whose bodies are left out (see [`Specialization::empty_function`]).
+    emptied: Vec<&'static str>,
     precision: Precision,
     entry_point: Option<&'static str>,
     /// Leave the loops marked `// unroll` as loops (see [`Specialization::rolled_loops`]).
@@ -133,6 +135,15 @@ impl Specialization {
     /// Each call adds a set (a function another set replaced may be replaced again).
     pub fn replace_functions(mut self, functions: &'static str) -> Self {
         self.functions.push(functions);
+        self
+    }
+
+    /// Leaves out the body of the kernel's function `name`, which must return nothing and open
+    /// its body on the line of its name: for code this variant never runs but would still
+    /// compile, behind a branch on a constant. Compilers parse, unroll and inline such code
+    /// before they drop the branch, and unrolled it can be most of a shader.
+    pub fn empty_function(mut self, name: &'static str) -> Self {
+        self.emptied.push(name);
         self
     }
 
@@ -208,6 +219,17 @@ impl Specialization {
                 kernel: kernel.name.to_string(),
                 message,
             })?;
+        }
+        for name in &self.emptied {
+            let body = function_lines(&lines, name)
+                .filter(|lines_of| lines[*lines_of.start()].trim_end().ends_with('{'))
+                .ok_or_else(|| GpuError::Kernel {
+                    kernel: kernel.name.to_string(),
+                    message: format!(
+                        "has no function `{name}` whose body opens on its first line to empty"
+                    ),
+                })?;
+            lines.drain(body.start() + 1..*body.end());
         }
         let source = lines.join("\n");
         if self.rolled {
@@ -443,6 +465,30 @@ mod tests {
             .apply(&BINDINGS)
             .unwrap_err();
         assert!(err.to_string().contains("y:"), "{err}");
+    }
+
+    #[test]
+    fn emptied_functions_keep_their_heads() {
+        const BLOCKS: KernelSource = KernelSource {
+            name: "blocks",
+            wgsl: "fn big(r: u32) {\n    acc += f(r);\n    acc += g(r);\n}\nfn small() {\n    acc = 0.0;\n}\nfn wrapped(\n    r: u32,\n) {\n    acc = 1.0;\n}",
+        };
+        let out = Specialization::new()
+            .empty_function("big")
+            .apply(&BLOCKS)
+            .unwrap();
+        assert_eq!(
+            out,
+            "fn big(r: u32) {\n}\nfn small() {\n    acc = 0.0;\n}\nfn wrapped(\n    r: u32,\n) {\n    acc = 1.0;\n}"
+        );
+        // A head over several lines, or no such function, is an error naming it.
+        for name in ["wrapped", "missing"] {
+            let err = Specialization::new()
+                .empty_function(name)
+                .apply(&BLOCKS)
+                .unwrap_err();
+            assert!(err.to_string().contains(name), "{err}");
+        }
     }
 
     #[test]

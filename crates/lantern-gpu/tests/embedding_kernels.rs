@@ -3,38 +3,24 @@
 //! dequantized value times the scale, a single f32 rounding on both sides, so the tolerance is
 //! one rounding of the value (|ref| · 2⁻²³), not a matmul's accumulated bound.
 
-use lantern_core::GgmlType;
-use lantern_core::quant::dequantize_to_vec;
+use common::random_matrix;
 use lantern_gpu::ops::{embedding, upload_ids};
 use lantern_gpu::quant::{QuantMatrix, WeightFormat};
 use lantern_gpu::reference::embedding::embedding as reference_embedding;
-use lantern_gpu::reference::quant::random_blocks;
 use lantern_gpu::testing::{Rng, compare, test_gpu_with_weight_textures};
 use lantern_gpu::{Gpu, gpu_test};
 
 #[cfg(target_arch = "wasm32")]
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
-fn ggml_type(format: WeightFormat) -> GgmlType {
-    match format {
-        WeightFormat::F32 => GgmlType::F32,
-        WeightFormat::F16 => GgmlType::F16,
-        WeightFormat::Q8_0 => GgmlType::Q8_0,
-        WeightFormat::Q4_0 => GgmlType::Q4_0,
-        WeightFormat::Q4_1 => GgmlType::Q4_1,
-        WeightFormat::Q5_0 => GgmlType::Q5_0,
-        WeightFormat::Q4_K => GgmlType::Q4_K,
-        WeightFormat::Q6_K => GgmlType::Q6_K,
-    }
-}
+mod common;
 
 /// Gathers `ids` from a random `rows`×(`blocks` blocks) table stored in parts of at most
 /// `part_rows` rows, and compares with the reference.
 async fn check(gpu: &Gpu, format: WeightFormat, rows: usize, blocks: usize, part_rows: usize) {
     let mut rng = Rng::new(rows as u64 * 31 + blocks as u64);
     let cols = blocks * format.block_len();
-    let gguf = random_blocks(format, rows * blocks, &mut rng);
-    let table = dequantize_to_vec(ggml_type(format), &gguf, rows * cols).unwrap();
+    let (gguf, table) = random_matrix(format, rows, cols, &mut rng);
     let row_bytes = format.repacked_row_bytes(cols).unwrap();
     let matrix = QuantMatrix::with_part_limit(
         gpu,

@@ -7,7 +7,7 @@ use crate::error::{GpuError, Result};
 use crate::kernel::{KernelSource, Precision};
 use crate::ops::{Activation, RmsNorm, dim_u32, gated_activation_stacked, rms_norm};
 use crate::pool::Binding;
-use crate::quant::{QuantMatrix, UNIT_LEN, WeightStorage, quant_kernel_source};
+use crate::quant::{QuantMatrix, UNIT_LEN, WeightFormat, WeightStorage, quant_kernel_source};
 use crate::tensor::Tensor;
 
 pub const KERNEL: KernelSource = quant_kernel_source!("quant_matvec" after "activation_fns");
@@ -569,6 +569,15 @@ fn record(
             .replace_functions(WEIGHTED_OUTPUT_FUNCTIONS),
         _ => spec,
     };
+    // The block-by-block decoders serve their own formats only; left in, each unrolled is a
+    // large part of every other format's shader (see `Specialization::empty_function`).
+    let spec = [
+        (WeightFormat::Q4_K, "add_q4k_block"),
+        (WeightFormat::Q6_K, "add_q6k_block"),
+    ]
+    .into_iter()
+    .filter(|&(format, _)| format != w.format())
+    .fold(spec, |spec, (_, decoder)| spec.empty_function(decoder));
     let spec = if shape.threads_per_row == 1 {
         spec.entry_point(WHOLE_ROWS_ENTRY_POINT)
     } else {

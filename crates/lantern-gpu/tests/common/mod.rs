@@ -1,7 +1,8 @@
-//! What the quantized-product tests share (`quant_kernels.rs`, `quant_weights.rs`,
-//! `fused_products.rs`): random matrices with lantern-core's dequantization of them (bit-exact
-//! with ggml), and checks of the plain products over every format and shape. They were one test
-//! file until its pipelines took Chromium's SwiftShader past the browser runner's 300 s per file.
+//! What the quantized-weight tests share (`quant_kernels.rs`, `quant_weights.rs`,
+//! `fused_products.rs`, `embedding_kernels.rs`): random matrices with lantern-core's
+//! dequantization of them (bit-exact with ggml), and checks of the plain products over every
+//! format and shape. The first three were one test file until their pipelines took Chromium's
+//! SwiftShader past the browser runner's 300 s per file.
 
 // Each test file uses part of this module.
 #![allow(dead_code)]
