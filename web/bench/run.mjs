@@ -4,9 +4,10 @@
 // it the row says so). Same GGUF files, same prompt. Prints load time beside the time to fetch the
 // file, time to first token (the prompt's forward pass), prefill and decode tokens/s: medians of
 // --runs runs after one warm-up each (which compiles Lantern's pipelines), the engines' runs
-// alternating; and the warm-up's own time to first token, the wait for a page's first message. Each engine runs in a browser of its own, whose peak memory (PSS summed over its
-// processes, sampled during that engine's load and runs) is reported beside the browser's memory
-// just before the load (after the previous model's unload).
+// alternating; and the warm-up's own time to first token, the wait for a page's first message.
+// Each engine runs in a browser of its own, whose peak memory (PSS summed over its processes,
+// sampled during that engine's load and runs) is reported beside the browser's memory just before
+// the load (after the previous model's unload).
 // Not a test: it prints figures (a Markdown table, or --json).
 //
 //   node web/bench/run.mjs [--model FILE]… [--wllama] [--prompt-tokens 128] [--decode-tokens 32]

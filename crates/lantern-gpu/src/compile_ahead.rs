@@ -8,6 +8,8 @@
 #[cfg(not(target_arch = "wasm32"))]
 use crate::batch::ErrorScopes;
 use crate::device::Gpu;
+#[cfg(not(target_arch = "wasm32"))]
+use crate::kernel::KernelCache;
 use crate::kernel::{KernelSource, Specialization};
 
 impl Gpu {
@@ -49,7 +51,7 @@ impl Gpu {
     #[cfg(not(target_arch = "wasm32"))]
     fn compile_one(&self, kernel: &KernelSource, spec: &Specialization) {
         let scopes = ErrorScopes::push(&self.device);
-        let pipeline = crate::kernel::KernelCache::compile(&self.device, kernel, spec);
+        let pipeline = KernelCache::compile(&self.device, kernel, spec);
         let mut failed = false;
         for error in scopes.pop() {
             failed |= pollster::block_on(error).is_some();

@@ -342,8 +342,9 @@ impl Gpu {
     /// On SwiftShader only: it runs a shader with a barrier as coroutines, and its decode step
     /// spent 15–17 ms in SmolLM2's 30 `attention_inputs` dispatches, 4.6–5.1 ms with one
     /// invocation (`lantern profile`, native SwiftShader, two alternating pairs of runs); its
-    /// prefill norms and attention inputs took about half as long. On lavapipe the same change made prefill's take 1.3–1.9× longer (one
-    /// of its 8 SIMD lanes busy) and left decode's within the noise.
+    /// prefill norms and attention inputs took about half as long. On lavapipe the same change
+    /// made prefill's take 1.3–1.9× longer (one of its 8 SIMD lanes busy) and left decode's
+    /// within the noise.
     pub fn lone_row_reductions(&self) -> bool {
         self.lone_row_reductions
     }

@@ -23,7 +23,7 @@ mod common;
 
 // The word-load path (`Gpu::wide_loads` false: SwiftShader's) on adapters that would load 16
 // bytes at a time, for decode and for several rows of X, in CPU and GPU workgroup shapes. In
-// Chromium, whose SwiftShader loads words anyway, this repeats the tests above.
+// Chromium, whose SwiftShader loads words anyway, this repeats quant_kernels.rs's tests.
 gpu_test!(matvec_with_word_loads_matches_reference, |_gpu| {
     let gpu = test_gpu_with_word_loads().await;
     assert!(!gpu.wide_loads());
